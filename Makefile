@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# COW PTE harness: build the patched kernel from Debian's linux-source-6.12
+# plus this overlay, boot it under QEMU TCG, run tests, demo and benchmarks.
+# "make help" lists the targets.
+
+SHELL := /bin/bash
+BUILD ?= $(CURDIR)/build
+export BUILD
+
+# Options for run, demo, check; passed to the scripts through the environment.
+DEBUG ?= 0
+STOCK ?= 0
+ifeq ($(STOCK),1)
+VARIANT := stock
+else ifeq ($(DEBUG),1)
+VARIANT := debug
+else
+VARIANT := release
+endif
+export VARIANT CMD MEM SMP NUMA CMDLINE TIMEOUT
+
+H := $(CURDIR)/harness
+
+.PHONY: help tree export export-check kernel kernels run selftests mm-selftests \
+	demo check clean
+
+help:
+	@echo "make demo            build, boot and run the fork demo (start here)"
+	@echo "make check           build both kernels and run every test (what CI runs)"
+	@echo "make run CMD='...'   boot a kernel and run CMD as root in this folder"
+	@echo "                     options: DEBUG=1 STOCK=1 MEM=4G SMP=2 NUMA=1 CMDLINE=... TIMEOUT=s"
+	@echo "make kernel          build the kernel chosen by DEBUG=1 / STOCK=1 (release by default)"
+	@echo "make tree            create $(BUILD)/src = base + overlay (edit the kernel there)"
+	@echo "make export          write the tree's changes back into the overlay"
+	@echo "make export-check    fail when the tree holds changes the overlay lacks"
+	@echo "make selftests       build selftests/ for the guest"
+	@echo "make mm-selftests    build the upstream mm kselftests of the base"
+
+tree:
+	@$(H)/tree.sh
+
+export:
+	@$(H)/export.sh export
+
+export-check:
+	@$(H)/export.sh check
+
+kernel:
+	@$(H)/kernel.sh $(VARIANT)
+
+kernels:
+	@$(H)/kernel.sh release
+	@$(H)/kernel.sh debug
+	@$(H)/kernel.sh stock
+
+run:
+	@$(H)/run.sh
+
+selftests: tree
+	@$(MAKE) -s -C selftests KSFT_DIR=$(BUILD)/src/tools/testing/selftests
+
+mm-selftests: tree
+	@$(H)/mm-selftests.sh build
+
+demo: selftests
+	@$(H)/kernel.sh release
+	@$(H)/kernel.sh stock
+	@$(H)/demo.sh
+
+check: selftests mm-selftests
+	@$(H)/check.sh
+
+clean:
+	rm -rf $(BUILD)/out $(BUILD)/runs $(BUILD)/mm-selftests
+	$(MAKE) -s -C selftests clean

@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for the harness scripts. Sourced, not run.
+
+# The base the overlay is tested against. Bump together with the overlay.
+BASE_PKG=linux-source-6.12
+BASE_VERSION=6.12.117
+BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+SRC=$BUILD/src
+STOCK_SRC=$BUILD/stock-src
+
+# Top-level folders of the checkout that mirror the kernel tree.
+OVERLAY_DIRS="arch Documentation fs include kernel mm tools"
+
+die() {
+	echo "error: $*" >&2
+	exit 1
+}
+
+note() {
+	echo ">> $*" >&2
+}
+
+# Install Debian packages that are missing; one clear line if that fails.
+need_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	note "installing: ${missing[*]}"
+	if [ "$(id -u)" != 0 ]; then
+		die "missing packages (${missing[*]}); install them as root with apt-get"
+	fi
+	if ! { apt-get update -qq &&
+	       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}"; } >"$BUILD/apt.log" 2>&1; then
+		die "apt-get could not install ${missing[*]} (see $BUILD/apt.log)"
+	fi
+}

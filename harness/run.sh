@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot a kernel under QEMU TCG with the host's root shared read-only over 9p,
+# run one command as root in the host's current directory, and exit with its
+# status. Fails, whatever the command returned, when the guest kernel log
+# shows a splat or an mm accounting complaint.
+#
+# Settings come from the environment (the Makefile passes them through):
+#   CMD      command line to run (required)
+#   VARIANT  release, debug or stock (default release)
+#   MEM      guest memory (default 4G)        SMP      vCPUs (default 2)
+#   NUMA=1   two NUMA nodes                   CMDLINE  extra kernel parameters
+#   TIMEOUT  seconds before a hung guest is killed (default 1800)
+#   LOG      where to keep the console log and dmesg (default $BUILD/runs/last)
+set -o pipefail
+. "$(dirname "$0")/common.sh"
+
+[ -n "$CMD" ] || die "no command: make run CMD=\"...\""
+VARIANT=${VARIANT:-release}
+MEM=${MEM:-4G}
+SMP=${SMP:-2}
+TIMEOUT=${TIMEOUT:-1800}
+kernel=$BUILD/out/$VARIANT/arch/x86/boot/bzImage
+[ -f "$kernel" ] || die "no $VARIANT kernel at $kernel: run 'make kernel' first"
+[[ "$MEM" =~ ^[0-9]+[MG]$ ]] || die "MEM must look like 4G or 512M, not '$MEM'"
+[[ "$SMP" =~ ^[1-8]$ ]] || die "SMP must be 1..8, not '$SMP'"
+[[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "TIMEOUT must be a number of seconds"
+case "$PWD" in
+/tmp|/tmp/*|/run/*|/var/tmp/*|/root|/root/*)
+	die "run from a folder the guest can see ($PWD is hidden by a guest tmpfs)" ;;
+esac
+command -v qemu-system-x86_64 >/dev/null || need_pkgs qemu-system-x86
+
+LOG=${LOG:-$BUILD/runs/last}
+rm -rf "$LOG"
+mkdir -p "$LOG/share"
+{
+	printf 'COWPTE_CMD=%q\n' "$CMD"
+	printf 'COWPTE_CWD=%q\n' "$PWD"
+	printf 'export COWPTE_VARIANT=%q COWPTE_TOP=%q\n' "$VARIANT" "$TOP"
+	[ -n "$COWPTE_SWAP" ] && printf 'COWPTE_SWAP=%q\n' "$COWPTE_SWAP"
+} >"$LOG/share/env"
+
+numa=()
+if [ "${NUMA:-0}" = 1 ]; then
+	[ "$SMP" -ge 2 ] || die "NUMA=1 needs SMP of at least 2"
+	half=$(( ${MEM%[MG]} / 2 ))${MEM: -1}
+	numa=(-object "memory-backend-ram,id=m0,size=$half"
+	      -object "memory-backend-ram,id=m1,size=$half"
+	      -numa "node,nodeid=0,memdev=m0,cpus=0-$((SMP / 2 - 1))"
+	      -numa "node,nodeid=1,memdev=m1,cpus=$((SMP / 2))-$((SMP - 1))")
+fi
+
+append="console=ttyS0 loglevel=5 panic=-1 root=hostroot rootfstype=9p"
+append+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
+append+=" init=$TOP/harness/guest-init.sh $CMDLINE"
+
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp "$SMP" -m "$MEM" "${numa[@]}" \
+	-kernel "$kernel" -append "$append" \
+	-display none -monitor none -serial stdio -no-reboot \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs "local,path=$LOG/share,mount_tag=cowpte-out,security_model=none" \
+	</dev/null 2>"$LOG/qemu.err" | tee "$LOG/console.log"
+qrc=${PIPESTATUS[0]}
+
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	echo "error: guest did not finish within ${TIMEOUT}s and was killed" >&2
+	exit 124
+fi
+if [ ! -f "$LOG/share/rc" ]; then
+	grep -v '^$' "$LOG/qemu.err" >&2
+	echo "error: guest ended without reporting a status (panic or crash? see $LOG/console.log)" >&2
+	exit 125
+fi
+rc=$(cat "$LOG/share/rc")
+cp "$LOG/share/dmesg" "$LOG/dmesg" 2>/dev/null
+
+# Anything here is a failing test, whatever the command returned.
+pattern='BUG:|WARNING:|Oops|KASAN|UBSAN|kernel BUG|general protection fault|'
+pattern+='possible circular locking|possible recursive locking|inconsistent lock state|'
+pattern+='suspicious RCU usage|Bad rss-counter|Bad page map|Bad page state|'
+pattern+='non-zero pgtables_bytes|page_table_check|Kernel panic|list_add corruption|'
+pattern+='list_del corruption|stack-protector|rcu_preempt detected stalls|blocked for more than'
+if splat=$(cat "$LOG/dmesg" "$LOG/console.log" 2>/dev/null | grep -E "$pattern" | sort -u) &&
+   [ -n "$splat" ]; then
+	echo "error: the guest kernel reported problems (full log: $LOG/dmesg):" >&2
+	echo "$splat" | head -40 >&2
+	[ "$rc" = 0 ] && rc=86
+fi
+exit "$rc"

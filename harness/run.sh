@@ -83,7 +83,7 @@ pattern+='possible circular locking|possible recursive locking|inconsistent lock
 pattern+='suspicious RCU usage|Bad rss-counter|Bad page map|Bad page state|'
 pattern+='non-zero pgtables_bytes|page_table_check|Kernel panic|list_add corruption|'
 pattern+='list_del corruption|stack-protector|rcu_preempt detected stalls|blocked for more than'
-if splat=$(cat "$LOG/dmesg" "$LOG/console.log" 2>/dev/null | grep -E "$pattern" | sort -u) &&
+if splat=$(cat "$LOG/dmesg" 2>/dev/null | grep -E "$pattern" | sort -u) &&
    [ -n "$splat" ]; then
 	echo "error: the guest kernel reported problems (full log: $LOG/dmesg):" >&2
 	echo "$splat" | head -40 >&2

@@ -1,0 +1,60 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The upstream mm kselftests of the base tree.
+#
+# usage: mm-selftests.sh build
+#        mm-selftests.sh guest CATEGORIES...   (inside the guest: run them,
+#                                                print one "RESULT name" line each)
+#        mm-selftests.sh compare RESULTS EXPECTED  (on the host)
+set -eo pipefail
+. "$(dirname "$0")/common.sh"
+
+MMDIR=$BUILD/mm-selftests
+
+case "$1" in
+build)
+	need_pkgs liburing-dev libnuma-dev libcap-dev rsync
+	"$TOP/harness/tree.sh"
+	hdr=$BUILD/out/headers
+	if [ ! -f "$hdr/usr/include/linux/mman.h" ] ||
+	   [ "$SRC/include/uapi/linux/mman.h" -nt "$hdr/usr/include/linux/mman.h" ]; then
+		mkdir -p "$hdr"
+		make -s -C "$SRC" O="$hdr" headers >/dev/null
+	fi
+	note "building mm kselftests into $MMDIR"
+	make -s -C "$SRC/tools/testing/selftests" TARGETS=mm \
+		KHDR_INCLUDES="-isystem $hdr/usr/include" \
+		O="$BUILD/out/mm-objs" INSTALL_PATH="$MMDIR" install >"$BUILD/mm-build.log" 2>&1 ||
+		{ tail -20 "$BUILD/mm-build.log" >&2; die "mm kselftests failed to build (see $BUILD/mm-build.log)"; }
+	;;
+guest)
+	shift
+	# run_vmtests.sh writes next to its binaries; the 9p root is read-only.
+	rm -rf /tmp/mm && cp -a "$MMDIR/mm" /tmp/mm
+	cd /tmp/mm
+	./run_vmtests.sh -t "$*" 2>&1 | tee /tmp/mm.log |
+		grep -E '^(not )?ok [0-9]+ ' || true
+	;;
+compare)
+	results=$2 expected=$3
+	# "ok 12 name" -> "PASS name"; a name run twice gets "#2" appended.
+	norm() {
+		sed -nE 's/^ok [0-9]+ (.*) # SKIP$/SKIP \1/p; t
+			 s/^ok [0-9]+ (.*)$/PASS \1/p; t
+			 s/^not ok [0-9]+ (.*) # exit=[0-9]+$/FAIL \1/p' "$1" |
+		awk '{ n = ++seen[$0]; print (n > 1) ? $0 " #" n : $0 }'
+	}
+	grep -v '^#' "$expected" | grep -v '^$' >"$results.expected"
+	norm "$results" >"$results.got"
+	if ! diff -u "$results.expected" "$results.got" >"$results.diff"; then
+		echo "mm kselftests differ from $expected:"
+		grep -E '^[-+][A-Z]' "$results.diff"
+		exit 1
+	fi
+	echo "mm kselftests match $expected ($(wc -l <"$results.got") tests)"
+	;;
+*)
+	die "usage: mm-selftests.sh build | guest CATEGORIES | compare RESULTS EXPECTED"
+	;;
+esac

@@ -41,3 +41,20 @@ need_pkgs() {
 		die "apt-get could not install ${missing[*]} (see $BUILD/apt.log)"
 	fi
 }
+
+# Sum up a kselftest runner log: each test case is a nested "# ok N ..." or
+# "# not ok N ..." line; a program that fails without reporting any failing
+# case (a crash, a timeout) counts as one failure. Prints the totals line and
+# fails when anything failed.
+summarize_tap() {
+	awk '
+	/^# ok [0-9]+ .*# SKIP/		{ skip++; next }
+	/^# ok [0-9]+ /			{ pass++; next }
+	/^# not ok [0-9]+ /		{ fail++; inner++; next }
+	/^ok [0-9]+ /			{ inner = 0; next }
+	/^not ok [0-9]+ /		{ if (!inner) fail++; inner = 0; next }
+	END {
+		printf "%d passed, %d failed, %d skipped\n", pass, fail, skip
+		exit fail > 0 || pass + skip == 0
+	}' "$1"
+}

@@ -12,6 +12,11 @@ mount -t sysfs sysfs /sys
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
+# devtmpfs lacks the links udev would add; the kselftest runner needs them.
+ln -sfn /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 for d in /tmp /run /var/tmp /root /dev/shm; do
 	mount -t tmpfs -o mode=1777 tmpfs "$d"
 done

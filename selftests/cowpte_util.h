@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the COW PTE selftests: regions laid out so that they
+ * cover whole PTE tables, page stamps that tell which process wrote a page
+ * and when, and process plumbing.
+ */
+#ifndef COWPTE_UTIL_H
+#define COWPTE_UTIL_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#define PAGE_SZ		4096UL
+#define TABLE_SZ	(2UL << 20)	/* memory mapped by one PTE table on x86-64 */
+
+/*
+ * A region of @size bytes aligned to a PTE table, so that every table in it
+ * is fully covered by one VMA. THP is off so that the range is really mapped
+ * by 4 KiB pages through PTE tables.
+ */
+static inline char *region_alloc(size_t size)
+{
+	size_t len = size + TABLE_SZ;
+	char *raw, *p;
+
+	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	p = (char *)(((uintptr_t)raw + TABLE_SZ - 1) & ~(TABLE_SZ - 1));
+	if (p > raw)
+		munmap(raw, p - raw);
+	if (p + size < raw + len)
+		munmap(p + size, raw + len - (p + size));
+	if (madvise(p, size, MADV_NOHUGEPAGE))
+		return NULL;
+	return p;
+}
+
+/* The value a page holds when written by "generation" @gen. */
+static inline uint64_t stamp(const char *base, const char *page, uint64_t gen)
+{
+	return (gen << 32) ^ (uint64_t)((page - base) / PAGE_SZ) ^ 0x5a5a0000UL;
+}
+
+/* Stamp both ends of each page in [from, from + len) with generation @gen. */
+static inline void stamp_range(const char *base, char *from, size_t len,
+			       uint64_t gen)
+{
+	for (char *p = from; p < from + len; p += PAGE_SZ) {
+		uint64_t v = stamp(base, p, gen);
+
+		((volatile uint64_t *)p)[0] = v;
+		((volatile uint64_t *)(p + PAGE_SZ))[-1] = v;
+	}
+}
+
+/*
+ * Count the pages in [from, from + len) that do not hold generation @gen;
+ * generation 0 means never written (zero). Prints the first few mismatches.
+ */
+static inline long check_range(const char *base, const char *from, size_t len,
+			       uint64_t gen, const char *who)
+{
+	long bad = 0;
+
+	for (const char *p = from; p < from + len; p += PAGE_SZ) {
+		uint64_t want = gen ? stamp(base, p, gen) : 0;
+		uint64_t lo = ((volatile const uint64_t *)p)[0];
+		uint64_t hi = ((volatile const uint64_t *)(p + PAGE_SZ))[-1];
+
+		if (lo == want && hi == want)
+			continue;
+		if (bad++ < 4)
+			fprintf(stderr, "# %s: page %ld holds %#lx/%#lx, want %#lx\n",
+				who, (long)((p - base) / PAGE_SZ),
+				(unsigned long)lo, (unsigned long)hi,
+				(unsigned long)want);
+	}
+	return bad;
+}
+
+/* A one-shot event between two processes, built on a pipe. */
+struct event {
+	int fd[2];
+};
+
+static inline int event_init(struct event *e)
+{
+	return pipe(e->fd);
+}
+
+static inline void event_signal(struct event *e)
+{
+	char c = 1;
+
+	if (write(e->fd[1], &c, 1) != 1)
+		_exit(90);
+}
+
+static inline void event_wait(struct event *e)
+{
+	char c;
+
+	if (read(e->fd[0], &c, 1) != 1)
+		_exit(91);
+}
+
+/* Exit status of @pid: its exit code, or 128 + signal if it was killed. */
+static inline int reap(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* Child exit codes say how many pages were wrong, capped so they fit. */
+static inline int bad_to_code(long bad)
+{
+	return bad > 100 ? 100 : (int)bad;
+}
+
+/*
+ * Switch COW PTE on for later forks of this process. Returns 0 on success,
+ * -1 with errno when the kernel does not have it.
+ */
+static inline int cow_pte_enable(void)
+{
+#ifdef PR_SET_COW_PTE
+	return prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+#endif /* COWPTE_UTIL_H */

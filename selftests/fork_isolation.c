@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * After fork, parent and child must each see their own memory: a write on
+ * one side is never visible on the other, and neither ever sees stale data.
+ * These tests hold for stock fork; the cow_pte variant runs the same checks
+ * with COW PTE switched on, where the PTE tables start out shared.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sched.h>
+
+#include "kselftest_harness.h"
+#include "cowpte_util.h"
+
+#define NR_TABLES	8
+#define REGION_SZ	(NR_TABLES * TABLE_SZ)
+
+FIXTURE(fork) {
+	char *mem;
+};
+
+FIXTURE_VARIANT(fork) {
+	bool cow_pte;
+};
+
+FIXTURE_VARIANT_ADD(fork, stock) {
+	.cow_pte = false,
+};
+
+FIXTURE_VARIANT_ADD(fork, cow_pte) {
+	.cow_pte = true,
+};
+
+FIXTURE_SETUP(fork)
+{
+	if (variant->cow_pte && cow_pte_enable())
+		SKIP(return, "COW PTE not available: %s", strerror(errno));
+	self->mem = region_alloc(REGION_SZ);
+	ASSERT_NE(NULL, self->mem);
+	stamp_range(self->mem, self->mem, REGION_SZ, 1);
+}
+
+FIXTURE_TEARDOWN(fork)
+{
+	if (self->mem)
+		munmap(self->mem, REGION_SZ);
+}
+
+/* The parent writes after fork; the child must still see the old data. */
+TEST_F(fork, parent_writes)
+{
+	struct event written;
+	pid_t pid;
+
+	ASSERT_EQ(0, event_init(&written));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		event_wait(&written);
+		_exit(bad_to_code(check_range(self->mem, self->mem, REGION_SZ,
+					      1, "child")));
+	}
+	stamp_range(self->mem, self->mem, REGION_SZ, 2);
+	event_signal(&written);
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 2, "parent"));
+}
+
+/* The child writes; the parent must not see it, before or after exit. */
+TEST_F(fork, child_writes)
+{
+	struct event written, checked;
+	pid_t pid;
+
+	ASSERT_EQ(0, event_init(&written));
+	ASSERT_EQ(0, event_init(&checked));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		stamp_range(self->mem, self->mem, REGION_SZ, 3);
+		event_signal(&written);
+		event_wait(&checked);
+		_exit(bad_to_code(check_range(self->mem, self->mem, REGION_SZ,
+					      3, "child")));
+	}
+	event_wait(&written);
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1,
+				 "parent, child alive"));
+	event_signal(&checked);
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1,
+				 "parent, child gone"));
+}
+
+/* Reading first maps nothing new; the later write must still be private. */
+TEST_F(fork, child_reads_then_writes)
+{
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		long bad = check_range(self->mem, self->mem, REGION_SZ, 1,
+				       "child read");
+
+		stamp_range(self->mem, self->mem, REGION_SZ, 4);
+		bad += check_range(self->mem, self->mem, REGION_SZ, 4,
+				   "child write");
+		_exit(bad_to_code(bad));
+	}
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1, "parent"));
+	stamp_range(self->mem, self->mem, REGION_SZ, 5);
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 5, "parent"));
+}
+
+/*
+ * Untouched addresses inside a populated table: the first touch after fork
+ * fills a none entry, which must land in the toucher's table only.
+ */
+static void first_touch(struct __test_metadata *_metadata, char *mem,
+			bool child_touches)
+{
+	char *sparse = mem + TABLE_SZ;
+	struct event touched;
+	pid_t pid;
+	long bad;
+
+	/* Every other page of the second table was never mapped. */
+	ASSERT_EQ(0, madvise(sparse, TABLE_SZ, MADV_DONTNEED));
+	for (char *p = sparse; p < sparse + TABLE_SZ; p += 2 * PAGE_SZ)
+		stamp_range(mem, p, PAGE_SZ, 1);
+	ASSERT_EQ(0, event_init(&touched));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if ((pid == 0) == child_touches) {
+		for (char *p = sparse + PAGE_SZ; p < sparse + TABLE_SZ;
+		     p += 2 * PAGE_SZ)
+			stamp_range(mem, p, PAGE_SZ, 6);
+		bad = 0;
+		for (char *p = sparse; p < sparse + TABLE_SZ; p += 2 * PAGE_SZ)
+			bad += check_range(mem, p, PAGE_SZ, 1, "toucher old") +
+			       check_range(mem, p + PAGE_SZ, PAGE_SZ, 6,
+					   "toucher new");
+		if (pid == 0) {
+			event_signal(&touched);
+			_exit(bad_to_code(bad));
+		}
+		event_signal(&touched);
+		EXPECT_EQ(0, bad);
+		EXPECT_EQ(0, reap(pid));
+		return;
+	}
+	/* This side did not touch: the new pages must stay absent here. */
+	event_wait(&touched);
+	bad = 0;
+	for (char *p = sparse; p < sparse + TABLE_SZ; p += 2 * PAGE_SZ)
+		bad += check_range(mem, p, PAGE_SZ, 1, "other old") +
+		       check_range(mem, p + PAGE_SZ, PAGE_SZ, 0, "other new");
+	bad += check_range(mem, mem, TABLE_SZ, 1, "other first table");
+	if (pid == 0)
+		_exit(bad_to_code(bad));
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, reap(pid));
+}
+
+TEST_F(fork, first_touch_in_parent)
+{
+	first_touch(_metadata, self->mem, false);
+}
+
+TEST_F(fork, first_touch_in_child)
+{
+	first_touch(_metadata, self->mem, true);
+}
+
+/*
+ * One side unmaps a whole table and half of another; the other side keeps
+ * all of its memory, and the unmapping side keeps what it did not unmap.
+ */
+static void unmap_one_side(struct __test_metadata *_metadata, char *mem,
+			   bool child_unmaps)
+{
+	char *whole = mem + 2 * TABLE_SZ, *half = mem + 4 * TABLE_SZ;
+	struct event unmapped;
+	pid_t pid;
+	long bad;
+
+	ASSERT_EQ(0, event_init(&unmapped));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if ((pid == 0) == child_unmaps) {
+		bad = munmap(whole, TABLE_SZ) ? 1000 : 0;
+		bad += munmap(half + TABLE_SZ / 4, TABLE_SZ / 2) ? 1000 : 0;
+		stamp_range(mem, mem, TABLE_SZ, 7);
+		stamp_range(mem, half, TABLE_SZ / 4, 7);
+		event_signal(&unmapped);
+		bad += check_range(mem, mem, TABLE_SZ, 7, "unmapper") +
+		       check_range(mem, mem + TABLE_SZ, TABLE_SZ, 1, "unmapper") +
+		       check_range(mem, half, TABLE_SZ / 4, 7, "unmapper") +
+		       check_range(mem, half + 3 * TABLE_SZ / 4, TABLE_SZ / 4, 1,
+				   "unmapper") +
+		       check_range(mem, half + TABLE_SZ, 3 * TABLE_SZ, 1,
+				   "unmapper");
+		if (pid == 0)
+			_exit(bad_to_code(bad));
+		EXPECT_EQ(0, bad);
+		EXPECT_EQ(0, reap(pid));
+		/* Put the holes back so the teardown unmaps a whole region. */
+		mmap(whole, TABLE_SZ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
+		     MAP_FIXED, -1, 0);
+		return;
+	}
+	event_wait(&unmapped);
+	bad = check_range(mem, mem, REGION_SZ, 1, "other");
+	if (pid == 0)
+		_exit(bad_to_code(bad));
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, reap(pid));
+}
+
+TEST_F(fork, munmap_in_parent)
+{
+	unmap_one_side(_metadata, self->mem, false);
+}
+
+TEST_F(fork, munmap_in_child)
+{
+	unmap_one_side(_metadata, self->mem, true);
+}
+
+/* The parent exits before its child, which must keep its memory intact. */
+TEST_F(fork, parent_exits_first)
+{
+	struct event gone;
+	pid_t mid;
+
+	/* Orphans are reparented to this process, so it can reap them. */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+	ASSERT_EQ(0, event_init(&gone));
+	mid = fork();
+	ASSERT_LE(0, mid);
+	if (mid == 0) {
+		/* The middle process plays the parent that exits first. */
+		stamp_range(self->mem, self->mem, REGION_SZ, 8);
+		pid_t pid = fork();
+
+		if (pid < 0)
+			_exit(99);
+		if (pid == 0) {
+			/* Its parent is gone once the pipe's writer closes. */
+			char c;
+
+			close(gone.fd[1]);
+			if (read(gone.fd[0], &c, 1) != 0)
+				_exit(98);
+			stamp_range(self->mem, self->mem, TABLE_SZ, 9);
+			_exit(bad_to_code(check_range(self->mem, self->mem,
+						      TABLE_SZ, 9, "orphan") +
+					  check_range(self->mem,
+						      self->mem + TABLE_SZ,
+						      REGION_SZ - TABLE_SZ, 8,
+						      "orphan")));
+		}
+		_exit(0);
+	}
+	close(gone.fd[1]);
+	EXPECT_EQ(0, reap(mid));
+	int status;
+	pid_t orphan = wait(&status);
+
+	ASSERT_LT(0, orphan);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1, "parent"));
+}
+
+/* Three generations, each writing its own slice and checking the others. */
+TEST_F(fork, three_levels)
+{
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		stamp_range(self->mem, self->mem, TABLE_SZ, 10);
+		pid_t gpid = fork();
+
+		if (gpid < 0)
+			_exit(99);
+		if (gpid == 0) {
+			long bad = check_range(self->mem, self->mem, TABLE_SZ,
+					       10, "grandchild");
+
+			stamp_range(self->mem, self->mem + TABLE_SZ, TABLE_SZ,
+				    11);
+			bad += check_range(self->mem, self->mem + TABLE_SZ,
+					   TABLE_SZ, 11, "grandchild");
+			bad += check_range(self->mem, self->mem + 2 * TABLE_SZ,
+					   REGION_SZ - 2 * TABLE_SZ, 1,
+					   "grandchild");
+			_exit(bad_to_code(bad));
+		}
+		long bad = reap(gpid) ? 1000 : 0;
+
+		bad += check_range(self->mem, self->mem, TABLE_SZ, 10, "child");
+		bad += check_range(self->mem, self->mem + TABLE_SZ,
+				   REGION_SZ - TABLE_SZ, 1, "child");
+		_exit(bad_to_code(bad));
+	}
+	stamp_range(self->mem, self->mem + 2 * TABLE_SZ, TABLE_SZ, 12);
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, 2 * TABLE_SZ, 1,
+				 "parent"));
+	EXPECT_EQ(0, check_range(self->mem, self->mem + 2 * TABLE_SZ, TABLE_SZ,
+				 12, "parent"));
+}
+
+/* Many children of one parent, each writing one page of its own. */
+TEST_F(fork, hundred_children)
+{
+	pid_t pids[100];
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0) {
+			char *mine = self->mem + i * 3 * PAGE_SZ;
+
+			stamp_range(self->mem, mine, PAGE_SZ, 100 + i);
+			_exit(bad_to_code(check_range(self->mem, mine, PAGE_SZ,
+						      100 + i, "child") +
+				check_range(self->mem, self->mem + REGION_SZ / 2,
+					    REGION_SZ / 2, 1, "child")));
+		}
+	}
+	for (i = 0; i < 100; i++)
+		EXPECT_EQ(0, reap(pids[i]));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1, "parent"));
+}
+
+struct writer {
+	char *mem;
+	atomic_bool stop;
+	atomic_ulong round;
+};
+
+static void *writer_thread(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t gen = 1000;
+
+	while (!atomic_load(&w->stop)) {
+		stamp_range(w->mem, w->mem, REGION_SZ, ++gen);
+		atomic_fetch_add(&w->round, 1);
+	}
+	return NULL;
+}
+
+/*
+ * A thread keeps writing while another thread forks. Each child must see a
+ * frozen snapshot: whatever it read first, it must read again later, while
+ * the parent's thread goes on writing.
+ */
+TEST_F(fork, thread_writes_during_fork)
+{
+	struct writer w = { .mem = self->mem };
+	pthread_t thread;
+	int i;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, writer_thread, &w));
+	for (i = 0; i < 20; i++) {
+		pid_t pid = fork();
+
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			size_t n = REGION_SZ / PAGE_SZ;
+			uint64_t *seen = malloc(n * sizeof(*seen));
+			long bad = 0;
+			size_t j;
+
+			if (!seen)
+				_exit(99);
+			for (j = 0; j < n; j++)
+				seen[j] = *(volatile uint64_t *)(self->mem +
+								 j * PAGE_SZ);
+			usleep(20000);
+			for (j = 0; j < n; j++)
+				if (seen[j] != *(volatile uint64_t *)
+						(self->mem + j * PAGE_SZ))
+					bad++;
+			_exit(bad_to_code(bad));
+		}
+		EXPECT_EQ(0, reap(pid));
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(thread, NULL);
+	EXPECT_LT(0, atomic_load(&w.round));
+}
+
+TEST_HARNESS_MAIN

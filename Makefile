@@ -11,6 +11,9 @@ export BUILD
 # Options for run, demo, check; passed to the scripts through the environment.
 DEBUG ?= 0
 STOCK ?= 0
+ifneq ($(filter-out 0 1,$(DEBUG) $(STOCK)),)
+$(error DEBUG and STOCK take 0 or 1)
+endif
 ifeq ($(STOCK),1)
 VARIANT := stock
 else ifeq ($(DEBUG),1)
@@ -18,15 +21,16 @@ VARIANT := debug
 else
 VARIANT := release
 endif
-export VARIANT CMD MEM SMP NUMA CMDLINE TIMEOUT
+export VARIANT CMD MEM SMP NUMA CMDLINE TIMEOUT DEMO_MIB
 
 H := $(CURDIR)/harness
 
-.PHONY: help tree export export-check kernel kernels run selftests mm-selftests \
-	demo check clean
+.PHONY: help tree export export-check headers kernel kernels run selftests \
+	mm-selftests benchmarks demo check clean
 
 help:
 	@echo "make demo            build, boot and run the fork demo (start here)"
+	@echo "                     options: DEMO_MIB=1024"
 	@echo "make check           build both kernels and run every test (what CI runs)"
 	@echo "make run CMD='...'   boot a kernel and run CMD as root in this folder"
 	@echo "                     options: DEBUG=1 STOCK=1 MEM=4G SMP=2 NUMA=1 CMDLINE=... TIMEOUT=s"
@@ -57,15 +61,19 @@ kernels:
 run:
 	@$(H)/run.sh
 
-selftests: tree
-	@$(MAKE) -s -C selftests KSFT_DIR=$(BUILD)/src/tools/testing/selftests
+headers:
+	@$(H)/headers.sh
 
-mm-selftests: tree
+selftests: headers
+	@$(MAKE) -s -C selftests BUILD=$(BUILD)
+
+mm-selftests: headers
 	@$(H)/mm-selftests.sh build
 
-demo: selftests
-	@$(H)/kernel.sh release
-	@$(H)/kernel.sh stock
+benchmarks: headers
+	@$(MAKE) -s -C benchmarks BUILD=$(BUILD)
+
+demo: benchmarks
 	@$(H)/demo.sh
 
 check: selftests mm-selftests
@@ -74,3 +82,4 @@ check: selftests mm-selftests
 clean:
 	rm -rf $(BUILD)/out $(BUILD)/runs $(BUILD)/mm-selftests
 	$(MAKE) -s -C selftests clean
+	$(MAKE) -s -C benchmarks clean

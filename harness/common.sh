@@ -32,11 +32,15 @@ need_pkgs() {
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	note "installing: ${missing[*]}"
+	local sudo=
 	if [ "$(id -u)" != 0 ]; then
-		die "missing packages (${missing[*]}); install them as root with apt-get"
+		command -v sudo >/dev/null && sudo -n true 2>/dev/null ||
+			die "missing packages (${missing[*]}); install them as root with apt-get"
+		sudo="sudo -n"
 	fi
-	if ! { apt-get update -qq &&
-	       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	mkdir -p "$BUILD"
+	if ! { $sudo apt-get update -qq &&
+	       $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends "${missing[@]}"; } >"$BUILD/apt.log" 2>&1; then
 		die "apt-get could not install ${missing[*]} (see $BUILD/apt.log)"
 	fi

@@ -38,7 +38,8 @@ finish() {
 	echo b >/proc/sysrq-trigger
 }
 
-hostname cowpte
+# The host's name, which its /etc/hosts resolves (sudo asks).
+hostname "$(cat /etc/hostname 2>/dev/null || echo localhost)"
 ip link set lo up 2>/dev/null
 
 # Swap on zram, so reclaim and swap-in paths can be driven.

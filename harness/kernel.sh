@@ -44,17 +44,15 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.fragments.sha" 2>/dev/null)" != "$
 	kmake olddefconfig >/dev/null
 	# Every option a fragment asks for must have survived olddefconfig.
 	missing=0
-	for f in "${frags[@]}"; do
-		while IFS= read -r line; do
-			case "$line" in CONFIG_*=*) ;; *) continue ;; esac
-			# The COW PTE option does not exist in the stock tree.
-			[ "$variant" = stock ] && [ "${line%%=*}" = CONFIG_COW_PTE ] && continue
-			if ! grep -qxF "$line" "$out/.config"; then
-				echo "error: ${f##*/}: '$line' did not take (dependency missing?)" >&2
-				missing=1
-			fi
-		done <"$f"
-	done
+	# A later fragment overrides an earlier one, so check the last word.
+	while IFS= read -r line; do
+		# The COW PTE option does not exist in the stock tree.
+		[ "$variant" = stock ] && [ "${line%%=*}" = CONFIG_COW_PTE ] && continue
+		if ! grep -qxF "$line" "$out/.config"; then
+			echo "error: '$line' from the config fragments did not take (dependency missing?)" >&2
+			missing=1
+		fi
+	done < <(grep -h '^CONFIG_[A-Z0-9_]*=' "${frags[@]}" | tac | awk -F= '!seen[$1]++' | tac)
 	[ $missing = 0 ] || { rm -f "$out/.config"; die "kernel configuration for $variant is incomplete"; }
 	echo "$sum" >"$out/.fragments.sha"
 fi

@@ -14,14 +14,10 @@ MMDIR=$BUILD/mm-selftests
 
 case "$1" in
 build)
-	need_pkgs liburing-dev libnuma-dev libcap-dev rsync
-	"$TOP/harness/tree.sh"
+	# sudo: run_vmtests.sh runs on-fault-limit as user nobody.
+	need_pkgs liburing-dev libnuma-dev libcap-dev rsync sudo
+	"$TOP/harness/headers.sh"
 	hdr=$BUILD/out/headers
-	if [ ! -f "$hdr/usr/include/linux/mman.h" ] ||
-	   [ "$SRC/include/uapi/linux/mman.h" -nt "$hdr/usr/include/linux/mman.h" ]; then
-		mkdir -p "$hdr"
-		make -s -C "$SRC" O="$hdr" headers >/dev/null
-	fi
 	note "building mm kselftests into $MMDIR"
 	make -s -C "$SRC/tools/testing/selftests" TARGETS=mm \
 		KHDR_INCLUDES="-isystem $hdr/usr/include" \
@@ -40,9 +36,9 @@ compare)
 	results=$2 expected=$3
 	# "ok 12 name" -> "PASS name"; a name run twice gets "#2" appended.
 	norm() {
-		sed -nE 's/^ok [0-9]+ (.*) # SKIP$/SKIP \1/p; t
+		tr -d '\r' <"$1" | sed -nE 's/^ok [0-9]+ (.*) # SKIP$/SKIP \1/p; t
 			 s/^ok [0-9]+ (.*)$/PASS \1/p; t
-			 s/^not ok [0-9]+ (.*) # exit=[0-9]+$/FAIL \1/p' "$1" |
+			 s/^not ok [0-9]+ (.*) # exit=[0-9]+$/FAIL \1/p' |
 		awk '{ n = ++seen[$0]; print (n > 1) ? $0 " #" n : $0 }'
 	}
 	grep -v '^#' "$expected" | grep -v '^$' >"$results.expected"

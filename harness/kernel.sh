@@ -27,6 +27,8 @@ else
 fi
 
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Hash paths relative to the build folder, so a fresh clone hits the cache.
+export CCACHE_BASEDIR=$BUILD
 export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=cowpte KBUILD_BUILD_HOST=harness
 ccache -M 10G >/dev/null
 kmake() {

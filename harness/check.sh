@@ -51,6 +51,12 @@ for v in release debug; do
 		echo "selftests on the $v kernel: $line"
 		grep -E '^# not ok' "$share/selftests.log" | sed 's/^# /  /'
 		tally "$line"
+		# A runner that failed or ran nothing, with no failing case to show.
+		if [ "$(cat "$share/selftests.rc" 2>/dev/null)" != 0 ] &&
+		   [[ "$line" == *" 0 failed"* ]]; then
+			echo "  the runner failed (see $share/selftests.log)"
+			failed=$((failed + 1))
+		fi
 	else
 		echo "selftests on the $v kernel: no results"
 		failed=$((failed + 1))

@@ -12,10 +12,18 @@ log=${SELFTESTS_LOG:-/tmp/selftests.log}
 # The runner looks for a "settings" file only below the kselftest tree, so
 # give our tests their time limit the way run_kselftest.sh does.
 export kselftest_override_timeout=${KSFT_TIMEOUT:-900}
-if [ $# -gt 0 ]; then
-	progs=$(printf "$TOP/selftests/%s " "$@")
-	make -s -C "$TOP/selftests" run_tests TEST_GEN_PROGS="$progs" 2>&1 | tee "$log"
-else
-	make -s -C "$TOP/selftests" run_tests 2>&1 | tee "$log"
-fi
+KSFT_DIR=$SRC/tools/testing/selftests
+cd "$TOP/selftests" || exit 1
+progs=$(make -s --no-print-directory list-progs)
+[ $# -gt 0 ] && progs=$*
+for p in $progs; do
+	[ -x "$p" ] || die "selftests/$p is not built: run 'make selftests' on the host"
+done
+# The kselftest runner, called directly: "make run_tests" would try to
+# rebuild in the guest, whose root is read-only.
+(
+	BASE_DIR=$KSFT_DIR
+	. "$KSFT_DIR/kselftest/runner.sh"
+	run_many $(printf "$TOP/selftests/%s " $progs)
+) 2>&1 | tee "$log"
 summarize_tap "$log"

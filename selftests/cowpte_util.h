@@ -131,6 +131,46 @@ static inline int bad_to_code(long bad)
 	return bad > 100 ? 100 : (int)bad;
 }
 
+/* A counter from /proc/vmstat, or -1 when the kernel does not have it. */
+static inline long vmstat(const char *name)
+{
+	char key[64];
+	long val, found = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name))
+			found = val;
+	fclose(f);
+	return found;
+}
+
+/*
+ * A /proc/meminfo field in kB, with the per-CPU counter deltas folded in
+ * first (stat_refresh, root only), so that it can be compared exactly.
+ */
+static inline long meminfo(const char *name)
+{
+	char key[64];
+	long val, found = -1;
+	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
+
+	if (f) {
+		fputs("1\n", f);
+		fclose(f);
+	}
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld kB\n", key, &val) == 2)
+		if (!strncmp(key, name, strlen(name)) && key[strlen(name)] == ':')
+			found = val;
+	fclose(f);
+	return found;
+}
+
 /*
  * Switch COW PTE on for later forks of this process. Returns 0 on success,
  * -1 with errno when the kernel does not have it.

@@ -13,11 +13,12 @@
 #include "kselftest_harness.h"
 #include "cowpte_util.h"
 
-#define NR_TABLES	8
+#define NR_TABLES	32
 #define REGION_SZ	(NR_TABLES * TABLE_SZ)
 
 FIXTURE(fork) {
 	char *mem;
+	long shared0, page_tables0, anon0;
 };
 
 FIXTURE_VARIANT(fork) {
@@ -36,15 +37,36 @@ FIXTURE_SETUP(fork)
 {
 	if (variant->cow_pte && cow_pte_enable())
 		SKIP(return, "COW PTE not available: %s", strerror(errno));
+	self->shared0 = vmstat("cow_pte_shared");
+	self->page_tables0 = meminfo("PageTables");
+	self->anon0 = meminfo("AnonPages");
 	self->mem = region_alloc(REGION_SZ);
 	ASSERT_NE(NULL, self->mem);
 	stamp_range(self->mem, self->mem, REGION_SZ, 1);
 }
 
+/*
+ * Memory lost by any test shows up here: once every child is gone and the
+ * region unmapped, page tables and anonymous memory are back where they
+ * started (give or take a few pages of thread stacks that glibc caches).
+ * With COW PTE, the tables really were shared: the test exercised sharing,
+ * not the stock path.
+ */
 FIXTURE_TEARDOWN(fork)
 {
-	if (self->mem)
-		munmap(self->mem, REGION_SZ);
+	long shared;
+
+	if (!self->mem)
+		return;
+	shared = vmstat("cow_pte_shared");
+	munmap(self->mem, REGION_SZ);
+	if (variant->cow_pte) {
+		EXPECT_LE(self->shared0 + NR_TABLES, shared);
+	} else if (shared >= 0) {
+		EXPECT_EQ(self->shared0, shared);
+	}
+	EXPECT_GE(16, labs(meminfo("PageTables") - self->page_tables0));
+	EXPECT_GE(1024, labs(meminfo("AnonPages") - self->anon0));
 }
 
 /* The parent writes after fork; the child must still see the old data. */

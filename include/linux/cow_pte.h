@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Copy-on-write PTE tables for fork(): see mm/cow_pte.c and
+ * Documentation/admin-guide/mm/cow_pte.rst.
+ */
+#ifndef _LINUX_COW_PTE_H
+#define _LINUX_COW_PTE_H
+
+#include <linux/mm_types.h>
+#include <linux/pgtable.h>
+
+struct mmu_gather;
+
+#ifdef CONFIG_COW_PTE
+
+/*
+ * A PTE table shared between mms is mapped read-only at the PMD level in
+ * every one of them. The hardware then faults every write through it, and
+ * a walker can tell a shared table from the PMD entry alone, without
+ * touching the table.
+ */
+static inline bool cow_pte_pmd_shared(pmd_t pmd)
+{
+	return pmd_present(pmd) && !pmd_leaf(pmd) &&
+	       !(pmd_flags(pmd) & _PAGE_RW);
+}
+
+bool cow_pte_fork(struct vm_area_struct *dst_vma,
+		  struct vm_area_struct *src_vma, pmd_t *dst_pmd,
+		  pmd_t *src_pmd, unsigned long addr, unsigned long end);
+vm_fault_t cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
+			 unsigned long addr);
+bool cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
+		 pmd_t *pmd, unsigned long addr, unsigned long end);
+void cow_pte_exec_mm(struct mm_struct *mm);
+int cow_pte_prctl(int option, unsigned long arg2, unsigned long arg3,
+		  unsigned long arg4, unsigned long arg5);
+
+#else /* !CONFIG_COW_PTE */
+
+static inline bool cow_pte_pmd_shared(pmd_t pmd)
+{
+	return false;
+}
+
+static inline bool cow_pte_fork(struct vm_area_struct *dst_vma,
+				struct vm_area_struct *src_vma, pmd_t *dst_pmd,
+				pmd_t *src_pmd, unsigned long addr,
+				unsigned long end)
+{
+	return false;
+}
+
+static inline vm_fault_t cow_pte_fault(struct vm_area_struct *vma,
+				       pmd_t *pmd, unsigned long addr)
+{
+	return 0;
+}
+
+static inline bool cow_pte_zap(struct mmu_gather *tlb,
+			       struct vm_area_struct *vma, pmd_t *pmd,
+			       unsigned long addr, unsigned long end)
+{
+	return false;
+}
+
+static inline void cow_pte_exec_mm(struct mm_struct *mm)
+{
+}
+
+static inline int cow_pte_prctl(int option, unsigned long arg2,
+				unsigned long arg3, unsigned long arg4,
+				unsigned long arg5)
+{
+	return -EINVAL;
+}
+
+#endif /* CONFIG_COW_PTE */
+#endif /* _LINUX_COW_PTE_H */

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copy-on-write PTE tables for fork().
+ *
+ * A process that opts in (prctl PR_SET_COW_PTE) does not have its PTE
+ * tables copied at fork. Each table that one eligible VMA covers whole is
+ * shared instead: parent and child point their PMD entries at the same
+ * table and both entries are made read-only, so the hardware faults on any
+ * write through it. The per-page work of fork (refcounts, mapcounts, swap
+ * counts, write-protecting every PTE) is deferred to the moment a sharer
+ * needs to change the table, when it gets a private copy ("break"), or is
+ * skipped altogether when the table is dropped unchanged (exit, munmap) or
+ * when the last sharer is left holding it ("reuse").
+ *
+ * State of a shared table, in its struct ptdesc, changed only under the
+ * table's own split PTE lock (which every sharer sees, as the lock lives
+ * with the table):
+ *  - pt_cow_share: how many PMD entries point at the table. Only meaningful
+ *    while those entries are read-only; a table nobody shares never reads it.
+ *  - pt_cow_owner: the mm whose RSS counters and pgtables_bytes still
+ *    account for this table, or NULL. At fork that is the parent, which
+ *    counted the pages before they were shared; the child counts nothing
+ *    for a table it only shares. Whoever breaks away counts its private
+ *    copy; the last sharer takes the accounting over when it reuses the
+ *    table. Each page is thus counted by exactly one mm at all times.
+ *
+ * Invariant: a page mapped through a shared table has one mapcount and one
+ * reference for the table, however many mms share it. That is what makes a
+ * copy at break time exactly the copy fork would have made.
+ */
+#include <linux/cow_pte.h>
+#include <linux/hugetlb.h>
+#include <linux/mm.h>
+#include <linux/prctl.h>
+#include <linux/rmap.h>
+#include <linux/sched/coredump.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
+#include <linux/userfaultfd_k.h>
+#include <linux/vmstat.h>
+#include <asm/pgalloc.h>
+#include <asm/tlbflush.h>
+#include <asm/tlb.h>
+
+#include "internal.h"
+
+static inline struct ptdesc *pmd_table(pmd_t pmd)
+{
+	return page_ptdesc(pmd_page(pmd));
+}
+
+/*
+ * Only private anonymous memory is shared. Its pages are reached through
+ * the anon_vma, which already links the child's VMA at fork, and fork's
+ * copy of such a table has no side effects beyond refcounts, mapcounts,
+ * swap counts and write protection, all of which can be done later.
+ * Excluded: shared mappings (fork shares those pages, not copies them),
+ * hugetlb (its own page tables), PFN/mixed/IO maps (no struct page rules),
+ * and VMAs registered with userfaultfd, whose PTE markers and write-protect
+ * bits belong to the registering mm only.
+ */
+static bool vma_cow_pte_eligible(struct vm_area_struct *vma)
+{
+	if (!vma_is_anonymous(vma) || !vma->anon_vma)
+		return false;
+	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE | VM_HUGETLB |
+			     VM_PFNMAP | VM_MIXEDMAP | VM_IO))
+		return false;
+	return !userfaultfd_armed(vma);
+}
+
+/**
+ * cow_pte_fork - share a PTE table with the child instead of copying it
+ * @dst_vma: the child's VMA
+ * @src_vma: the parent's VMA
+ * @dst_pmd: the child's PMD entry, empty
+ * @src_pmd: the parent's PMD entry, pointing at a PTE table
+ * @addr: start of the range covered by the table
+ * @end: end of that range
+ *
+ * Called by fork for each PTE table, with both mmap locks held for writing.
+ * Returns true when the table is now shared, false when the caller must copy
+ * it the stock way.
+ */
+bool cow_pte_fork(struct vm_area_struct *dst_vma,
+		  struct vm_area_struct *src_vma, pmd_t *dst_pmd,
+		  pmd_t *src_pmd, unsigned long addr, unsigned long end)
+{
+	struct mm_struct *src_mm = src_vma->vm_mm;
+	struct ptdesc *table;
+	spinlock_t *pml, *ptl;
+	pmd_t pmd;
+
+	if (!test_bit(MMF_COW_PTE, &src_mm->flags))
+		return false;
+	/* A table the VMA does not cover whole also maps another VMA. */
+	if ((addr & ~PMD_MASK) || end - addr != PMD_SIZE)
+		return false;
+	/*
+	 * Fork must copy a page that may be pinned for DMA right away, so
+	 * that the pin stays with the parent; finding such pages means
+	 * walking the table, which is what sharing avoids. After the table
+	 * is shared, GUP breaks it before pinning anything in it.
+	 */
+	if (test_bit(MMF_HAS_PINNED, &src_mm->flags))
+		return false;
+	if (!vma_cow_pte_eligible(src_vma))
+		return false;
+
+	pml = pmd_lock(src_mm, src_pmd);
+	pmd = pmdp_get(src_pmd);
+	if (!pmd_present(pmd) || pmd_leaf(pmd)) {
+		spin_unlock(pml);
+		return false;
+	}
+	table = pmd_table(pmd);
+	ptl = ptlock_ptr(table);
+	spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
+	if (!cow_pte_pmd_shared(pmd)) {
+		atomic_set(&table->pt_cow_share, 1);
+		table->pt_cow_owner = src_mm;
+		pmd = pmd_clear_flags(pmd, _PAGE_RW);
+		/* dup_mmap() flushes the parent's TLB before it returns. */
+		set_pmd(src_pmd, pmd);
+	}
+	atomic_inc(&table->pt_cow_share);
+	set_pmd(dst_pmd, pmd);
+	spin_unlock(ptl);
+	spin_unlock(pml);
+	count_vm_event(COW_PTE_SHARE);
+	return true;
+}
+
+/* What the entries of a table add to an mm's RSS counters. */
+static void table_rss(struct vm_area_struct *vma, pte_t *ptep,
+		      unsigned long addr, int *rss)
+{
+	int i;
+
+	for (i = 0; i < PTRS_PER_PTE; i++, ptep++, addr += PAGE_SIZE) {
+		pte_t pte = ptep_get(ptep);
+		swp_entry_t entry;
+		struct page *page;
+
+		if (pte_none(pte))
+			continue;
+		if (pte_present(pte)) {
+			page = vm_normal_page(vma, addr, pte);
+			if (page)
+				rss[mm_counter(page_folio(page))]++;
+			continue;
+		}
+		entry = pte_to_swp_entry(pte);
+		if (!non_swap_entry(entry))
+			rss[MM_SWAPENTS]++;
+		else if (is_pfn_swap_entry(entry) && !is_hwpoison_entry(entry))
+			rss[mm_counter(pfn_swap_entry_folio(entry))]++;
+	}
+}
+
+static void add_rss(struct mm_struct *mm, int *rss, int sign)
+{
+	int i;
+
+	for (i = 0; i < NR_MM_COUNTERS; i++)
+		if (rss[i])
+			add_mm_counter(mm, i, sign * rss[i]);
+}
+
+/*
+ * The last sharer keeps the table: no copy, just make it writable again and
+ * take over its accounting. Called with the PMD lock and the table lock.
+ */
+static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
+			struct ptdesc *table, unsigned long start)
+{
+	struct mm_struct *mm = vma->vm_mm;
+
+	if (table->pt_cow_owner != mm) {
+		int rss[NR_MM_COUNTERS] = { 0 };
+
+		table_rss(vma, ptdesc_address(table), start, rss);
+		add_rss(mm, rss, 1);
+		mm_inc_nr_ptes(mm);
+	}
+	table->pt_cow_owner = NULL;
+	/* Upgrading the permission needs no TLB flush. */
+	set_pmd(pmd, pmd_set_flags(orig, _PAGE_RW));
+	count_vm_event(COW_PTE_REUSE);
+}
+
+/*
+ * Copy one entry of the shared table into the private copy, with the
+ * accounting fork would have done for it: the copy is a new mapping of the
+ * same page, so both must be write-protected for COW. The shared table may
+ * be changed here only in ways that do not alter what any sharer sees
+ * (clearing write and exclusive bits), as it is read-only to all of them.
+ */
+static int copy_entry(struct vm_area_struct *vma, unsigned long addr,
+		      pte_t *src, pte_t *dst, int *rss, swp_entry_t *cont)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	pte_t pte = ptep_get(src);
+	struct folio *folio;
+	struct page *page;
+	swp_entry_t entry;
+
+	if (pte_none(pte))
+		return 0;
+	if (pte_present(pte)) {
+		page = vm_normal_page(vma, addr, pte);
+		if (page) {
+			folio = page_folio(page);
+			folio_get(folio);
+			/* Only fails for a page that may be pinned: see fork. */
+			if (unlikely(folio_try_dup_anon_rmap_pte(folio, page,
+								 vma))) {
+				folio_put(folio);
+				return -EBUSY;
+			}
+			rss[mm_counter(folio)]++;
+		}
+		if (pte_write(pte)) {
+			ptep_set_wrprotect(mm, addr, src);
+			pte = pte_wrprotect(pte);
+		}
+		pte = pte_clear_uffd_wp(pte_mkold(pte));
+		set_pte_at(mm, addr, dst, pte);
+		return 0;
+	}
+
+	entry = pte_to_swp_entry(pte);
+	if (!non_swap_entry(entry)) {
+		if (swap_duplicate(entry) < 0) {
+			*cont = entry;
+			return -EAGAIN;
+		}
+		if (pte_swp_exclusive(pte)) {
+			pte = pte_swp_clear_exclusive(pte);
+			set_pte_at(mm, addr, src, pte);
+		}
+		rss[MM_SWAPENTS]++;
+	} else if (is_migration_entry(entry)) {
+		rss[mm_counter(pfn_swap_entry_folio(entry))]++;
+		if (is_writable_migration_entry(entry)) {
+			pte_t orig = pte;
+
+			entry = make_readable_migration_entry(swp_offset(entry));
+			pte = swp_entry_to_pte(entry);
+			if (pte_swp_soft_dirty(orig))
+				pte = pte_swp_mksoft_dirty(pte);
+			set_pte_at(mm, addr, src, pte);
+		}
+	} else if (is_device_private_entry(entry)) {
+		page = pfn_swap_entry_to_page(entry);
+		folio = page_folio(page);
+		folio_get(folio);
+		rss[mm_counter(folio)]++;
+		/* Cannot fail: device private pages cannot be pinned. */
+		folio_try_dup_anon_rmap_pte(folio, page, vma);
+		if (is_writable_device_private_entry(entry)) {
+			pgoff_t off = swp_offset(entry);
+
+			entry = make_readable_device_private_entry(off);
+			pte = swp_entry_to_pte(entry);
+			set_pte_at(mm, addr, src, pte);
+		}
+	} else if (is_pte_marker_entry(entry)) {
+		/* No uffd-wp here (see vma_cow_pte_eligible); keep poison. */
+		if (!(pte_marker_get(entry) & PTE_MARKER_POISONED))
+			return 0;
+	} else if (!is_hwpoison_entry(entry)) {
+		/* Device exclusive: only its owner can restore it. */
+		return -EBUSY;
+	}
+	set_pte_at(mm, addr, dst, pte_swp_clear_uffd_wp(pte));
+	return 0;
+}
+
+/* Take back what copy_entry() did to the private copy. */
+static void undo_entry(struct vm_area_struct *vma, unsigned long addr,
+		       pte_t *dst)
+{
+	pte_t pte = ptep_get_and_clear(vma->vm_mm, addr, dst);
+	struct page *page = NULL;
+	swp_entry_t entry;
+
+	if (pte_none(pte))
+		return;
+	if (pte_present(pte)) {
+		page = vm_normal_page(vma, addr, pte);
+	} else {
+		entry = pte_to_swp_entry(pte);
+		if (!non_swap_entry(entry))
+			swap_free(entry);
+		else if (is_device_private_entry(entry))
+			page = pfn_swap_entry_to_page(entry);
+	}
+	if (page) {
+		folio_remove_rmap_pte(page_folio(page), page, vma);
+		folio_put(page_folio(page));
+	}
+}
+
+/* swapoff finds swap entries through the mms on init_mm's list. */
+static void mm_track_swap(struct mm_struct *mm)
+{
+	if (!list_empty(&mm->mmlist))
+		return;
+	spin_lock(&mmlist_lock);
+	if (list_empty(&mm->mmlist))
+		list_add(&mm->mmlist, &init_mm.mmlist);
+	spin_unlock(&mmlist_lock);
+}
+
+/*
+ * Give @vma's mm a private copy of the shared table @pmd points at, or the
+ * table itself when no other mm shares it any more. Returns 0, or -ENOMEM
+ * with nothing changed.
+ */
+static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
+			 unsigned long addr, gfp_t gfp)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long start = addr & PMD_MASK;
+	int rss[NR_MM_COUNTERS];
+	struct ptdesc *table;
+	spinlock_t *pml, *ptl;
+	pte_t *src, *dst;
+	swp_entry_t cont;
+	pgtable_t new;
+	int i, ret = 0;
+	pmd_t orig;
+
+again:
+	new = __pte_alloc_one(mm, gfp);
+	if (!new)
+		return -ENOMEM;
+
+	pml = pmd_lock(mm, pmd);
+	orig = pmdp_get(pmd);
+	if (!cow_pte_pmd_shared(orig)) {
+		/* Another thread of this mm got there first. */
+		spin_unlock(pml);
+		pte_free(mm, new);
+		return 0;
+	}
+	table = pmd_table(orig);
+	ptl = ptlock_ptr(table);
+	spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
+	if (atomic_read(&table->pt_cow_share) == 1) {
+		table_reuse(vma, pmd, orig, table, start);
+		spin_unlock(ptl);
+		spin_unlock(pml);
+		pte_free(mm, new);
+		return 0;
+	}
+
+	memset(rss, 0, sizeof(rss));
+	src = ptdesc_address(table);
+	dst = page_address(new);
+	for (i = 0; i < PTRS_PER_PTE; i++) {
+		ret = copy_entry(vma, start + i * PAGE_SIZE, src + i, dst + i,
+				 rss, &cont);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		while (i--)
+			undo_entry(vma, start + i * PAGE_SIZE, dst + i);
+		spin_unlock(ptl);
+		spin_unlock(pml);
+		pte_free(mm, new);
+		/* Out of swap count room: make some without locks held. */
+		if (ret == -EAGAIN) {
+			if (add_swap_count_continuation(cont, GFP_KERNEL))
+				return -ENOMEM;
+			goto again;
+		}
+		WARN_ON_ONCE(1);
+		return -ENOMEM;
+	}
+
+	/* The owner counted these pages already; anyone else counts now. */
+	if (table->pt_cow_owner == mm) {
+		table->pt_cow_owner = NULL;
+	} else {
+		add_rss(mm, rss, 1);
+		mm_inc_nr_ptes(mm);
+	}
+	if (rss[MM_SWAPENTS])
+		mm_track_swap(mm);
+	atomic_dec(&table->pt_cow_share);
+	/* The copy must be complete before the hardware can walk it. */
+	smp_wmb();
+	pmd_populate(mm, pmd, new);
+	spin_unlock(ptl);
+	spin_unlock(pml);
+	/* Drop translations and paging-structure caches through the old table. */
+	flush_tlb_range(vma, start, start + PMD_SIZE);
+	count_vm_event(COW_PTE_COPY);
+	return 0;
+}
+
+/**
+ * cow_pte_fault - make the PTE table of a faulting address private
+ * @vma: the faulting VMA
+ * @pmd: its PMD entry for @addr
+ * @addr: the faulting address
+ *
+ * Every fault that reaches a shared table is about to change it (fill a
+ * none entry, COW or reuse a page, swap in, restore a NUMA hint or migration
+ * entry), so it first gets the table for its mm alone.
+ */
+vm_fault_t cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
+			 unsigned long addr)
+{
+	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
+		return 0;
+	return cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER) ?
+	       VM_FAULT_OOM : 0;
+}
+
+/**
+ * cow_pte_zap - unmap a shared PTE table without touching its pages
+ * @tlb: the zap's mmu_gather
+ * @vma: the VMA being zapped
+ * @pmd: the PMD entry for @addr
+ * @addr: start of the zapped range within this table
+ * @end: its end
+ *
+ * Returns true when this mm's reference to a shared table covering the
+ * whole range was dropped, and the caller must skip the range. Returns false
+ * when the caller should zap as usual: the table was never shared, or it is
+ * now private to this mm (the range covered only part of it, so it was
+ * broken first, or no other mm shares it any more).
+ */
+bool cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
+		 pmd_t *pmd, unsigned long addr, unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct ptdesc *table;
+	spinlock_t *pml, *ptl;
+	pmd_t orig;
+
+	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
+		return false;
+	if ((addr & ~PMD_MASK) || end - addr != PMD_SIZE) {
+		/* Zapping cannot fail, and one page is all this needs. */
+		cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER | __GFP_NOFAIL);
+		return false;
+	}
+
+	pml = pmd_lock(mm, pmd);
+	orig = pmdp_get(pmd);
+	if (!cow_pte_pmd_shared(orig)) {
+		spin_unlock(pml);
+		return false;
+	}
+	table = pmd_table(orig);
+	ptl = ptlock_ptr(table);
+	spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
+	if (atomic_read(&table->pt_cow_share) == 1) {
+		table_reuse(vma, pmd, orig, table, addr);
+		spin_unlock(ptl);
+		spin_unlock(pml);
+		return false;
+	}
+	pmd_clear(pmd);
+	/*
+	 * Once the count drops, the last sharer may reuse the table and write
+	 * to it, so this mm must not reach it through a stale TLB entry. An
+	 * exiting mm never runs user code again.
+	 */
+	if (!tlb->fullmm)
+		flush_tlb_range(vma, addr, end);
+	if (table->pt_cow_owner == mm) {
+		int rss[NR_MM_COUNTERS] = { 0 };
+
+		table_rss(vma, ptdesc_address(table), addr, rss);
+		add_rss(mm, rss, -1);
+		mm_dec_nr_ptes(mm);
+		table->pt_cow_owner = NULL;
+	}
+	atomic_dec(&table->pt_cow_share);
+	spin_unlock(ptl);
+	spin_unlock(pml);
+	count_vm_event(COW_PTE_DROP);
+	return true;
+}
+
+/* Over execve the mode survives only if the process asked for it to. */
+void cow_pte_exec_mm(struct mm_struct *mm)
+{
+	if (!test_bit(MMF_COW_PTE_EXEC, &mm->flags))
+		clear_bit(MMF_COW_PTE, &mm->flags);
+}
+
+int cow_pte_prctl(int option, unsigned long arg2, unsigned long arg3,
+		  unsigned long arg4, unsigned long arg5)
+{
+	unsigned long *flags = &current->mm->flags;
+
+	if (arg3 || arg4 || arg5)
+		return -EINVAL;
+	if (option == PR_GET_COW_PTE) {
+		if (arg2)
+			return -EINVAL;
+		if (!test_bit(MMF_COW_PTE, flags))
+			return PR_COW_PTE_OFF;
+		return test_bit(MMF_COW_PTE_EXEC, flags) ?
+		       PR_COW_PTE_ON_EXEC : PR_COW_PTE_ON;
+	}
+	switch (arg2) {
+	case PR_COW_PTE_OFF:
+		clear_bit(MMF_COW_PTE, flags);
+		clear_bit(MMF_COW_PTE_EXEC, flags);
+		return 0;
+	case PR_COW_PTE_ON:
+		clear_bit(MMF_COW_PTE_EXEC, flags);
+		set_bit(MMF_COW_PTE, flags);
+		return 0;
+	case PR_COW_PTE_ON_EXEC:
+		set_bit(MMF_COW_PTE_EXEC, flags);
+		set_bit(MMF_COW_PTE, flags);
+		return 0;
+	}
+	return -EINVAL;
+}

@@ -167,6 +167,17 @@ static void add_rss(struct mm_struct *mm, int *rss, int sign)
 			add_mm_counter(mm, i, sign * rss[i]);
 }
 
+/* swapoff finds swap entries through the mms on init_mm's list. */
+static void mm_track_swap(struct mm_struct *mm)
+{
+	if (!list_empty(&mm->mmlist))
+		return;
+	spin_lock(&mmlist_lock);
+	if (list_empty(&mm->mmlist))
+		list_add(&mm->mmlist, &init_mm.mmlist);
+	spin_unlock(&mmlist_lock);
+}
+
 /*
  * The last sharer keeps the table: no copy, just make it writable again and
  * take over its accounting. Called with the PMD lock and the table lock.
@@ -182,6 +193,8 @@ static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
 		table_rss(vma, ptdesc_address(table), start, rss);
 		add_rss(mm, rss, 1);
 		mm_inc_nr_ptes(mm);
+		if (rss[MM_SWAPENTS])
+			mm_track_swap(mm);
 	}
 	table->pt_cow_owner = NULL;
 	/* Upgrading the permission needs no TLB flush. */
@@ -300,17 +313,6 @@ static void undo_entry(struct vm_area_struct *vma, unsigned long addr,
 		folio_remove_rmap_pte(page_folio(page), page, vma);
 		folio_put(page_folio(page));
 	}
-}
-
-/* swapoff finds swap entries through the mms on init_mm's list. */
-static void mm_track_swap(struct mm_struct *mm)
-{
-	if (!list_empty(&mm->mmlist))
-		return;
-	spin_lock(&mmlist_lock);
-	if (list_empty(&mm->mmlist))
-		list_add(&mm->mmlist, &init_mm.mmlist);
-	spin_unlock(&mmlist_lock);
 }
 
 /*

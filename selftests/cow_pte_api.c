@@ -8,14 +8,6 @@
 #include "kselftest_harness.h"
 #include "cowpte_util.h"
 
-#ifndef PR_SET_COW_PTE
-#define PR_SET_COW_PTE		0x43505445
-#define PR_GET_COW_PTE		0x43505446
-#define PR_COW_PTE_OFF		0
-#define PR_COW_PTE_ON		1
-#define PR_COW_PTE_ON_EXEC	2
-#endif
-
 static const char *self_exe;
 
 static int get_mode(void)

@@ -17,6 +17,15 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+/* Kept here too, so the tests build against headers from any kernel. */
+#ifndef PR_SET_COW_PTE
+#define PR_SET_COW_PTE		0x43505445
+#define PR_GET_COW_PTE		0x43505446
+#define PR_COW_PTE_OFF		0
+#define PR_COW_PTE_ON		1
+#define PR_COW_PTE_ON_EXEC	2
+#endif
+
 #define PAGE_SZ		4096UL
 #define TABLE_SZ	(2UL << 20)	/* memory mapped by one PTE table on x86-64 */
 
@@ -177,12 +186,7 @@ static inline long meminfo(const char *name)
  */
 static inline int cow_pte_enable(void)
 {
-#ifdef PR_SET_COW_PTE
 	return prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
 }
 
 #endif /* COWPTE_UTIL_H */

@@ -48,7 +48,8 @@ FIXTURE_SETUP(fork)
 /*
  * Memory lost by any test shows up here: once every child is gone and the
  * region unmapped, page tables and anonymous memory are back where they
- * started (give or take a few pages of thread stacks that glibc caches).
+ * started (give or take a few pages of thread stacks that glibc caches and
+ * stdio buffers; the region is 64 MiB, so losing it cannot hide).
  * With COW PTE, the tables really were shared: the test exercised sharing,
  * not the stock path.
  */
@@ -66,7 +67,7 @@ FIXTURE_TEARDOWN(fork)
 		EXPECT_EQ(self->shared0, shared);
 	}
 	EXPECT_GE(16, labs(meminfo("PageTables") - self->page_tables0));
-	EXPECT_GE(1024, labs(meminfo("AnonPages") - self->anon0));
+	EXPECT_GE(4096, labs(meminfo("AnonPages") - self->anon0));
 }
 
 /* The parent writes after fork; the child must still see the old data. */

@@ -18,6 +18,12 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+/* Not in the headers of a kernel without COW PTE; the prctl then fails. */
+#ifndef PR_SET_COW_PTE
+#define PR_SET_COW_PTE		0x43505445
+#define PR_COW_PTE_ON		1
+#endif
+
 #define PAGE_SZ 4096UL
 #define MAX_REPS 1000
 
@@ -190,7 +196,7 @@ static void row(const char *name, const struct result *r, int n, int reps,
 
 int main(int argc, char **argv)
 {
-	struct result res[2] = { { .why = "" }, { .why = "not built yet" } };
+	struct result res[2] = { { .why = "" }, { .why = "" } };
 	long mib = 1024, reps = 7;
 	size_t size;
 	char *mem;
@@ -231,7 +237,6 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
-#ifdef PR_SET_COW_PTE
 	if (prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0) == 0) {
 		if (measure(&res[1], reps) ||
 		    measure_writes(&res[1], mem, size)) {
@@ -243,7 +248,6 @@ int main(int argc, char **argv)
 		res[1].why = errno == EINVAL ? "not in this kernel" :
 					       strerror(errno);
 	}
-#endif
 
 	printf("fork demo: %ld MiB of touched 4 KiB anonymous memory, %ld forks per column\n\n",
 	       mib, reps);

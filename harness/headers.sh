@@ -6,7 +6,7 @@
 set -eo pipefail
 . "$(dirname "$0")/common.sh"
 
-"$TOP/harness/tree.sh"
+"$TOP/harness/tree.sh" --keep-edits
 hdr=$BUILD/out/headers
 stamp=$hdr/usr/include/.overlay.sha
 cur=$("$TOP/harness/export.sh" digest)

@@ -23,7 +23,7 @@ mkdir -p "$out"
 if [ "$variant" = stock ]; then
 	"$TOP/harness/tree.sh" stock
 else
-	"$TOP/harness/tree.sh"
+	"$TOP/harness/tree.sh" --keep-edits
 fi
 
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}

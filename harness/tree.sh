@@ -8,7 +8,9 @@
 # changed (git pull, checkout) re-applies the overlay, but refuses to throw away
 # edits in the tree that were never exported.
 #
-# usage: tree.sh [stock]
+# usage: tree.sh [stock | --keep-edits]
+#   --keep-edits: for builds; leave a tree with unexported edits as it is
+#   instead of refusing (make tree still refuses, so nothing is lost).
 set -eo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -72,6 +74,11 @@ cur=$("$TOP/harness/export.sh" digest)
 if [ -n "$(git -C "$SRC" status --porcelain)" ] &&
    { [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$cur" ]; } &&
    [ -z "$FORCE" ]; then
+	if [ "$1" = --keep-edits ]; then
+		# Building while editing: use the tree as it is.
+		note "building $SRC with edits not yet exported ('make export' keeps them)"
+		exit 0
+	fi
 	"$TOP/harness/export.sh" check || true
 	die "the working tree has edits that are not in the overlay: run 'make export'" \
 	    "to keep them, or 'make tree FORCE=1' to discard them"

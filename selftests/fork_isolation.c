@@ -6,7 +6,9 @@
  * with COW PTE switched on, where the PTE tables start out shared.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/uio.h>
 #include <stdatomic.h>
 #include <sched.h>
 
@@ -360,6 +362,103 @@ TEST_F(fork, hundred_children)
 	}
 	for (i = 0; i < 100; i++)
 		EXPECT_EQ(0, reap(pids[i]));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1, "parent"));
+}
+
+/*
+ * Writes that bypass the page tables' write bit: /proc/PID/mem (GUP with
+ * FOLL_FORCE | FOLL_WRITE) and process_vm_writev (GUP with FOLL_WRITE) in
+ * one process must not reach the other.
+ */
+static long write_via_proc_mem(char *mem, char *addr, size_t len, uint64_t gen)
+{
+	int fd = open("/proc/self/mem", O_RDWR);
+	long bad = 0;
+
+	if (fd < 0)
+		return 1000;
+	for (char *p = addr; p < addr + len; p += PAGE_SZ) {
+		uint64_t v = stamp(mem, p, gen);
+
+		if (pwrite(fd, &v, sizeof(v), (off_t)(uintptr_t)p) != sizeof(v) ||
+		    pwrite(fd, &v, sizeof(v),
+			   (off_t)(uintptr_t)(p + PAGE_SZ - sizeof(v))) != sizeof(v))
+			bad++;
+	}
+	close(fd);
+	return bad;
+}
+
+TEST_F(fork, proc_mem_write_in_child)
+{
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		long bad = write_via_proc_mem(self->mem, self->mem, REGION_SZ, 20);
+
+		bad += check_range(self->mem, self->mem, REGION_SZ, 20, "child");
+		_exit(bad_to_code(bad));
+	}
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1, "parent"));
+}
+
+TEST_F(fork, proc_mem_write_in_parent)
+{
+	struct event written;
+	pid_t pid;
+
+	ASSERT_EQ(0, event_init(&written));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		event_wait(&written);
+		_exit(bad_to_code(check_range(self->mem, self->mem, REGION_SZ,
+					      1, "child")));
+	}
+	EXPECT_EQ(0, write_via_proc_mem(self->mem, self->mem, REGION_SZ, 21));
+	event_signal(&written);
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 21, "parent"));
+}
+
+/* The parent writes into its child with process_vm_writev. */
+TEST_F(fork, process_vm_writev_into_child)
+{
+	struct event written;
+	uint64_t v[NR_TABLES];
+	struct iovec local[NR_TABLES], remote[NR_TABLES];
+	pid_t pid;
+	int i;
+
+	ASSERT_EQ(0, event_init(&written));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		long bad = 0;
+
+		event_wait(&written);
+		for (i = 0; i < NR_TABLES; i++) {
+			char *p = self->mem + i * TABLE_SZ;
+
+			bad += *(uint64_t *)p != stamp(self->mem, p, 22);
+			bad += check_range(self->mem, p + PAGE_SZ,
+					   TABLE_SZ - PAGE_SZ, 1, "child");
+		}
+		_exit(bad_to_code(bad));
+	}
+	for (i = 0; i < NR_TABLES; i++) {
+		char *p = self->mem + i * TABLE_SZ;
+
+		v[i] = stamp(self->mem, p, 22);
+		local[i] = (struct iovec){ &v[i], sizeof(v[i]) };
+		remote[i] = (struct iovec){ p, sizeof(v[i]) };
+	}
+	EXPECT_EQ((ssize_t)sizeof(v),
+		  process_vm_writev(pid, local, NR_TABLES, remote, NR_TABLES, 0));
+	event_signal(&written);
+	EXPECT_EQ(0, reap(pid));
 	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1, "parent"));
 }
 

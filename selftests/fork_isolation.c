@@ -255,6 +255,60 @@ TEST_F(fork, munmap_in_child)
 	unmap_one_side(_metadata, self->mem, true);
 }
 
+/*
+ * MADV_DONTNEED of a whole table and of part of another in one process:
+ * that process reads zeros there, the other keeps its data.
+ */
+static void dontneed_one_side(struct __test_metadata *_metadata, char *mem,
+			      bool child_zaps)
+{
+	char *whole = mem + 5 * TABLE_SZ, *part = mem + 7 * TABLE_SZ;
+	struct event zapped;
+	pid_t pid;
+	long bad;
+
+	ASSERT_EQ(0, event_init(&zapped));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if ((pid == 0) == child_zaps) {
+		bad = madvise(whole, TABLE_SZ, MADV_DONTNEED) ? 1000 : 0;
+		bad += madvise(part + 8 * PAGE_SZ, 16 * PAGE_SZ,
+			       MADV_DONTNEED) ? 1000 : 0;
+		event_signal(&zapped);
+		bad += check_range(mem, whole, TABLE_SZ, 0, "zapper") +
+		       check_range(mem, part, 8 * PAGE_SZ, 1, "zapper") +
+		       check_range(mem, part + 8 * PAGE_SZ, 16 * PAGE_SZ, 0,
+				   "zapper") +
+		       check_range(mem, part + 24 * PAGE_SZ,
+				   TABLE_SZ - 24 * PAGE_SZ, 1, "zapper") +
+		       check_range(mem, mem, 5 * TABLE_SZ, 1, "zapper");
+		/* Refill what was zapped: new pages, private to this side. */
+		stamp_range(mem, whole, TABLE_SZ, 23);
+		bad += check_range(mem, whole, TABLE_SZ, 23, "zapper");
+		if (pid == 0)
+			_exit(bad_to_code(bad));
+		EXPECT_EQ(0, bad);
+		EXPECT_EQ(0, reap(pid));
+		return;
+	}
+	event_wait(&zapped);
+	bad = check_range(mem, mem, REGION_SZ, 1, "other");
+	if (pid == 0)
+		_exit(bad_to_code(bad));
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, reap(pid));
+}
+
+TEST_F(fork, dontneed_in_parent)
+{
+	dontneed_one_side(_metadata, self->mem, false);
+}
+
+TEST_F(fork, dontneed_in_child)
+{
+	dontneed_one_side(_metadata, self->mem, true);
+}
+
 /* The parent exits before its child, which must keep its memory intact. */
 TEST_F(fork, parent_exits_first)
 {

@@ -43,8 +43,12 @@ mkdir -p "$LOG/share"
 } >"$LOG/share/env"
 
 numa=()
+smp=$SMP
 if [ "${NUMA:-0}" = 1 ]; then
-	[ "$SMP" -ge 2 ] || die "NUMA=1 needs SMP of at least 2"
+	[ "$SMP" -ge 2 ] && [ $((SMP % 2)) = 0 ] || die "NUMA=1 needs an even SMP"
+	# One socket per node: CPUs of different nodes must not share a cache,
+	# or the kernel warns (topology_sane) at boot.
+	smp="$SMP,sockets=2,cores=$((SMP / 2)),threads=1"
 	half=$(( ${MEM%[MG]} / 2 ))${MEM: -1}
 	numa=(-object "memory-backend-ram,id=m0,size=$half"
 	      -object "memory-backend-ram,id=m1,size=$half"
@@ -57,7 +61,7 @@ append+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
 append+=" init=$TOP/harness/guest-init.sh $CMDLINE"
 
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp "$SMP" -m "$MEM" "${numa[@]}" \
+	-accel tcg,thread=multi -cpu max -smp "$smp" -m "$MEM" "${numa[@]}" \
 	-kernel "$kernel" -append "$append" \
 	-display none -monitor none -serial stdio -no-reboot \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \

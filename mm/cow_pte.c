@@ -339,11 +339,13 @@ again:
 	if (!new)
 		return -ENOMEM;
 
+	spin_lock(&mm->page_table_lock);
 	pml = pmd_lock(mm, pmd);
 	orig = pmdp_get(pmd);
 	if (!cow_pte_pmd_shared(orig)) {
 		/* Another thread of this mm got there first. */
 		spin_unlock(pml);
+		spin_unlock(&mm->page_table_lock);
 		pte_free(mm, new);
 		return 0;
 	}
@@ -354,6 +356,7 @@ again:
 		table_reuse(vma, pmd, orig, table, start);
 		spin_unlock(ptl);
 		spin_unlock(pml);
+		spin_unlock(&mm->page_table_lock);
 		pte_free(mm, new);
 		return 0;
 	}
@@ -361,6 +364,13 @@ again:
 	memset(rss, 0, sizeof(rss));
 	src = ptdesc_address(table);
 	dst = page_address(new);
+	/*
+	 * Duplicating anon rmaps follows fork's protocol against GUP-fast
+	 * pinning (see folio_needs_cow_for_dma()). Fork holds the mmap lock
+	 * for writing; breaks only read it, so page_table_lock serialises
+	 * the writers of the sequence count.
+	 */
+	raw_write_seqcount_begin(&mm->write_protect_seq);
 	for (i = 0; i < PTRS_PER_PTE; i++) {
 		ret = copy_entry(vma, start + i * PAGE_SIZE, src + i, dst + i,
 				 rss, &cont);
@@ -370,8 +380,10 @@ again:
 	if (ret) {
 		while (i--)
 			undo_entry(vma, start + i * PAGE_SIZE, dst + i);
+		raw_write_seqcount_end(&mm->write_protect_seq);
 		spin_unlock(ptl);
 		spin_unlock(pml);
+		spin_unlock(&mm->page_table_lock);
 		pte_free(mm, new);
 		/* Out of swap count room: make some without locks held. */
 		if (ret == -EAGAIN) {
@@ -393,11 +405,13 @@ again:
 	if (rss[MM_SWAPENTS])
 		mm_track_swap(mm);
 	atomic_dec(&table->pt_cow_share);
+	raw_write_seqcount_end(&mm->write_protect_seq);
 	/* The copy must be complete before the hardware can walk it. */
 	smp_wmb();
 	pmd_populate(mm, pmd, new);
 	spin_unlock(ptl);
 	spin_unlock(pml);
+	spin_unlock(&mm->page_table_lock);
 	/* Drop translations and paging-structure caches through the old table. */
 	flush_tlb_range(vma, start, start + PMD_SIZE);
 	count_vm_event(COW_PTE_COPY);

@@ -65,6 +65,6 @@ if ! kmake bzImage >"$out/build.log" 2>&1; then
 	die "kernel build failed for $variant (see $out/build.log)"
 fi
 # KASAN inflates stack frames; only our own files' warnings are news.
-grep -E '(cow_pte|memory|gup)\.[ch].*warning' "$out/build.log" >&2 || true
+grep -E '/mm/(cow_pte|memory|gup)\.[ch]:.*warning' "$out/build.log" >&2 || true
 [ -f "$out/arch/x86/boot/bzImage" ] || die "no bzImage for $variant"
 note "built $(cat "$out/include/config/kernel.release") ($variant)"

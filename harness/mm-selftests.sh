@@ -43,6 +43,12 @@ compare)
 	}
 	grep -v '^#' "$expected" | grep -v '^$' >"$results.expected"
 	norm "$results" >"$results.got"
+	# "FLAKY name" in the expectations accepts PASS or FAIL for that test.
+	awk 'NR == FNR { if ($1 == "FLAKY") { $1 = ""; flaky[substr($0, 2)] = 1 } next }
+	     { r = $1; $1 = ""; n = substr($0, 2)
+	       print ((n in flaky) && (r == "PASS" || r == "FAIL")) ? "FLAKY " n : r " " n }' \
+		"$results.expected" "$results.got" >"$results.got.tmp" &&
+		mv "$results.got.tmp" "$results.got"
 	if ! diff -u "$results.expected" "$results.got" >"$results.diff"; then
 		echo "mm kselftests differ from $expected:"
 		grep -E '^[-+][A-Z]' "$results.diff"

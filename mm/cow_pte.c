@@ -70,7 +70,7 @@ static bool vma_cow_pte_eligible(struct vm_area_struct *vma)
 }
 
 /**
- * cow_pte_fork - share a PTE table with the child instead of copying it
+ * __cow_pte_fork - share a PTE table with the child instead of copying it
  * @dst_vma: the child's VMA
  * @src_vma: the parent's VMA
  * @dst_pmd: the child's PMD entry, empty
@@ -82,9 +82,9 @@ static bool vma_cow_pte_eligible(struct vm_area_struct *vma)
  * Returns true when the table is now shared, false when the caller must copy
  * it the stock way.
  */
-bool cow_pte_fork(struct vm_area_struct *dst_vma,
-		  struct vm_area_struct *src_vma, pmd_t *dst_pmd,
-		  pmd_t *src_pmd, unsigned long addr, unsigned long end)
+bool __cow_pte_fork(struct vm_area_struct *dst_vma,
+		    struct vm_area_struct *src_vma, pmd_t *dst_pmd,
+		    pmd_t *src_pmd, unsigned long addr, unsigned long end)
 {
 	struct mm_struct *src_mm = src_vma->vm_mm;
 	struct ptdesc *table;
@@ -419,7 +419,7 @@ again:
 }
 
 /**
- * cow_pte_fault - make the PTE table of a faulting address private
+ * __cow_pte_fault - make the PTE table of a faulting address private
  * @vma: the faulting VMA
  * @pmd: its PMD entry for @addr
  * @addr: the faulting address
@@ -428,17 +428,15 @@ again:
  * none entry, COW or reuse a page, swap in, restore a NUMA hint or migration
  * entry), so it first gets the table for its mm alone.
  */
-vm_fault_t cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
-			 unsigned long addr)
+vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
+			   unsigned long addr)
 {
-	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
-		return 0;
 	return cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER) ?
 	       VM_FAULT_OOM : 0;
 }
 
 /**
- * cow_pte_zap - unmap a shared PTE table without touching its pages
+ * __cow_pte_zap - unmap a shared PTE table without touching its pages
  * @tlb: the zap's mmu_gather
  * @vma: the VMA being zapped
  * @pmd: the PMD entry for @addr
@@ -451,16 +449,14 @@ vm_fault_t cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
  * now private to this mm (the range covered only part of it, so it was
  * broken first, or no other mm shares it any more).
  */
-bool cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
-		 pmd_t *pmd, unsigned long addr, unsigned long end)
+bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
+		   pmd_t *pmd, unsigned long addr, unsigned long end)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct ptdesc *table;
 	spinlock_t *pml, *ptl;
 	pmd_t orig;
 
-	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
-		return false;
 	if ((addr & ~PMD_MASK) || end - addr != PMD_SIZE) {
 		/* Zapping cannot fail, and one page is all this needs. */
 		cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER | __GFP_NOFAIL);

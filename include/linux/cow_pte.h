@@ -8,6 +8,7 @@
 
 #include <linux/mm_types.h>
 #include <linux/pgtable.h>
+#include <linux/sched/coredump.h>
 
 struct mmu_gather;
 
@@ -25,13 +26,45 @@ static inline bool cow_pte_pmd_shared(pmd_t pmd)
 	       !(pmd_flags(pmd) & _PAGE_RW);
 }
 
-bool cow_pte_fork(struct vm_area_struct *dst_vma,
-		  struct vm_area_struct *src_vma, pmd_t *dst_pmd,
-		  pmd_t *src_pmd, unsigned long addr, unsigned long end);
-vm_fault_t cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
-			 unsigned long addr);
-bool cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
-		 pmd_t *pmd, unsigned long addr, unsigned long end);
+bool __cow_pte_fork(struct vm_area_struct *dst_vma,
+		    struct vm_area_struct *src_vma, pmd_t *dst_pmd,
+		    pmd_t *src_pmd, unsigned long addr, unsigned long end);
+vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
+			   unsigned long addr);
+bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
+		   pmd_t *pmd, unsigned long addr, unsigned long end);
+
+/*
+ * The checks below run on every fork of a table, fault and zap, so they are
+ * inline: processes that never opt in pay a flag or bit test, not a call.
+ */
+static inline bool cow_pte_fork(struct vm_area_struct *dst_vma,
+				struct vm_area_struct *src_vma, pmd_t *dst_pmd,
+				pmd_t *src_pmd, unsigned long addr,
+				unsigned long end)
+{
+	if (likely(!test_bit(MMF_COW_PTE, &src_vma->vm_mm->flags)))
+		return false;
+	return __cow_pte_fork(dst_vma, src_vma, dst_pmd, src_pmd, addr, end);
+}
+
+static inline vm_fault_t cow_pte_fault(struct vm_area_struct *vma,
+				       pmd_t *pmd, unsigned long addr)
+{
+	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
+		return 0;
+	return __cow_pte_fault(vma, pmd, addr);
+}
+
+static inline bool cow_pte_zap(struct mmu_gather *tlb,
+			       struct vm_area_struct *vma, pmd_t *pmd,
+			       unsigned long addr, unsigned long end)
+{
+	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
+		return false;
+	return __cow_pte_zap(tlb, vma, pmd, addr, end);
+}
+
 void cow_pte_exec_mm(struct mm_struct *mm);
 int cow_pte_prctl(int option, unsigned long arg2, unsigned long arg3,
 		  unsigned long arg4, unsigned long arg5);

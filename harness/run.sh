@@ -13,6 +13,8 @@
 #   NUMA=1   two NUMA nodes                   CMDLINE  extra kernel parameters
 #   TIMEOUT  seconds before a hung guest is killed (default 1800)
 #   LOG      where to keep the console log and dmesg (default $BUILD/runs/last)
+#   KERNEL   a bzImage to boot instead of the VARIANT's (for example a copy
+#            kept for a long benchmark while the tree is rebuilt)
 set -o pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -21,7 +23,7 @@ VARIANT=${VARIANT:-release}
 MEM=${MEM:-4G}
 SMP=${SMP:-2}
 TIMEOUT=${TIMEOUT:-1800}
-kernel=$BUILD/out/$VARIANT/arch/x86/boot/bzImage
+kernel=${KERNEL:-$BUILD/out/$VARIANT/arch/x86/boot/bzImage}
 [ -f "$kernel" ] || die "no $VARIANT kernel at $kernel: run 'make kernel' first"
 [[ "$MEM" =~ ^[0-9]+[MG]$ ]] || die "MEM must look like 4G or 512M, not '$MEM'"
 [[ "$SMP" =~ ^[1-8]$ ]] || die "SMP must be 1..8, not '$SMP'"

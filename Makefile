@@ -22,11 +22,12 @@ else
 VARIANT := release
 endif
 export VARIANT CMD MEM SMP NUMA CMDLINE TIMEOUT DEMO_MIB KERNEL
+export BENCH QUICK RUNS STOCK_KERNEL STOCK_BOOTS RESULTS
 
 H := $(CURDIR)/harness
 
 .PHONY: help tree export export-check headers kernel kernels run selftests \
-	mm-selftests benchmarks demo check clean
+	mm-selftests benchmarks demo check clean bench
 
 help:
 	@echo "make demo            build, boot and run the fork demo (start here)"
@@ -40,6 +41,8 @@ help:
 	@echo "make export-check    fail when the tree holds changes the overlay lacks"
 	@echo "make selftests       build selftests/ for the guest"
 	@echo "make mm-selftests    build the upstream mm kselftests of the base"
+	@echo "make bench           run the benchmarks (stock vs COW PTE fork), write a report"
+	@echo "                     options: BENCH=micro,redis,prefork,afl,stockpath QUICK=1 KERNEL=..."
 
 tree:
 	@$(H)/tree.sh
@@ -78,6 +81,9 @@ demo: benchmarks
 
 check: selftests mm-selftests
 	@$(H)/check.sh
+
+bench:
+	@$(H)/bench.sh
 
 clean:
 	rm -rf $(BUILD)/out $(BUILD)/runs $(BUILD)/mm-selftests

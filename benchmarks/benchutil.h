@@ -85,6 +85,22 @@ static inline long proc_kb(const char *file, const char *key)
 	return val;
 }
 
+/* A /proc/vmstat counter, or -1 when the kernel lacks it. */
+static inline long vmstat_count(const char *name)
+{
+	char key[64];
+	long val, found = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name))
+			found = val;
+	fclose(f);
+	return found;
+}
+
 /* /proc/meminfo, after folding the per-CPU counter deltas in (root only). */
 static inline long meminfo_kb(const char *key)
 {

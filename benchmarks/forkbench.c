@@ -566,6 +566,7 @@ static int parse_sizes(char *arg)
 int main(int argc, char **argv)
 {
 	int tests = DEFAULT_TESTS, opt;
+	long shared;
 
 	while ((opt = getopt(argc, argv, "t:s:w:r:h")) != -1) {
 		switch (opt) {
@@ -608,7 +609,22 @@ int main(int argc, char **argv)
 			strerror(errno));
 	printf("I\t" BENCH "\tcow_pte\t-\t%s\n", cow_available ? "yes" : "no");
 	printf("I\t" BENCH "\truns\t-\t%d\n", runs);
+	shared = vmstat_count("cow_pte_shared");
 	run_sizes(tests);
 	run_work(tests);
+	/*
+	 * COW PTE on, yet nothing shared: this process lost it, for example
+	 * by pinning pages (MMF_HAS_PINNED), which a write to 9p or FUSE
+	 * from a user buffer can do. The figures then compare stock to stock.
+	 */
+	if (cow_available && shared >= 0) {
+		shared = vmstat_count("cow_pte_shared") - shared;
+		printf("I\t" BENCH "\ttables_shared\t-\t%ld\n", shared);
+		if (shared == 0 && (tests & (T_FORK | T_VMPTE))) {
+			fprintf(stderr, BENCH ": COW PTE was on but no table was shared: "
+				"did this process pin pages (stdout on 9p or FUSE)?\n");
+			return 1;
+		}
+	}
 	return 0;
 }

@@ -64,6 +64,9 @@ run_mode() {
 		"used_memory $(info memory used_memory_human), rss $(info memory used_memory_rss_human)"
 	[ "$side" = stock ] && printf 'I\tredis\tdata_gib\t-\t%s\n' \
 		"$(awk -v b="$(info memory used_memory)" 'BEGIN { printf "%.2f", b / 2^30 }')"
+	printf 'I\tredis\tvmas_%s\t-\t%s mappings, VmPTE %s kB, THP %s kB\n' "$side" \
+		"$(wc -l <"/proc/$pid/maps")" "$(awk '/^VmPTE/ { print $2 }' "/proc/$pid/status")" \
+		"$(awk '/^AnonHugePages/ { print $2 }' "/proc/$pid/smaps_rollup")"
 	for i in $(seq "$rounds"); do
 		shared0=$(vmstat cow_pte_shared)
 		line=$(redisprobe -p $port -k $keys -v $val -w 1 -d "$during") ||

@@ -9,8 +9,8 @@
 # between the modes.
 #
 # Runs in the guest (harness/bench.sh); prints result rows (benchutil.h).
-# Settings: QUICK=1, AFL_RUNS (runs per mode and target, default 5, QUICK
-# 2), AFL_SECONDS (per run, default 20, QUICK 10), AFL_LARGE_MIB (default
+# Settings: QUICK=1, AFL_RUNS (runs per mode and target, default RUNS or 7,
+# QUICK 2), AFL_SECONDS (per run, default 20, QUICK 10), AFL_LARGE_MIB (default
 # 512, QUICK 256).
 set -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +18,7 @@ PATH=$here:$here/../launcher:$PATH
 lib=$(cd "$here/../launcher" && pwd)/libcowpte.so
 
 quick=${QUICK:-0}
-runs=${AFL_RUNS:-$([ "$quick" = 1 ] && echo 2 || echo 5)}
+runs=${AFL_RUNS:-$([ "$quick" = 1 ] && echo 2 || echo "${RUNS:-7}")}
 secs=${AFL_SECONDS:-$([ "$quick" = 1 ] && echo 10 || echo 20)}
 export AFL_LARGE_MIB=${AFL_LARGE_MIB:-$([ "$quick" = 1 ] && echo 256 || echo 512)}
 work=$(mktemp -d /tmp/afl-bench.XXXXXX)

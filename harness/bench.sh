@@ -424,6 +424,7 @@ host() {
 		[ -s "$DIR/host.txt" ] ||
 			echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs, shared with other work"
 		echo "run $(date -u '+%Y-%m-%d %H:%M UTC'): $benches; benchmarks at commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)"
+		echo "  host load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "  qemu: $(qemu-system-x86_64 --version | head -1), -accel tcg,thread=multi -cpu max -smp ${SMP:-2} -m $mem"
 		echo "  cow pte kernel: $kernel (sha256 $(sha256sum "$kernel" | cut -c1-12))"
 	} >>"$DIR/host.txt"

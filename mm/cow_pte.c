@@ -31,6 +31,7 @@
 #include <linux/cow_pte.h>
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
+#include <linux/pgalloc.h>
 #include <linux/prctl.h>
 #include <linux/rmap.h>
 #include <linux/sched/coredump.h>
@@ -38,7 +39,6 @@
 #include <linux/swapops.h>
 #include <linux/userfaultfd_k.h>
 #include <linux/vmstat.h>
-#include <asm/pgalloc.h>
 #include <asm/tlbflush.h>
 #include <asm/tlb.h>
 
@@ -69,6 +69,17 @@ static bool vma_cow_pte_eligible(struct vm_area_struct *vma)
 	return !userfaultfd_armed(vma);
 }
 
+/* swapoff finds swap entries through the mms on init_mm's list. */
+static void mm_track_swap(struct mm_struct *mm)
+{
+	if (!list_empty(&mm->mmlist))
+		return;
+	spin_lock(&mmlist_lock);
+	if (list_empty(&mm->mmlist))
+		list_add(&mm->mmlist, &init_mm.mmlist);
+	spin_unlock(&mmlist_lock);
+}
+
 /**
  * __cow_pte_fork - share a PTE table with the child instead of copying it
  * @dst_vma: the child's VMA
@@ -91,8 +102,6 @@ bool __cow_pte_fork(struct vm_area_struct *dst_vma,
 	spinlock_t *pml, *ptl;
 	pmd_t pmd;
 
-	if (!test_bit(MMF_COW_PTE, &src_mm->flags))
-		return false;
 	/* A table the VMA does not cover whole also maps another VMA. */
 	if ((addr & ~PMD_MASK) || end - addr != PMD_SIZE)
 		return false;
@@ -127,6 +136,11 @@ bool __cow_pte_fork(struct vm_area_struct *dst_vma,
 	set_pmd(dst_pmd, pmd);
 	spin_unlock(ptl);
 	spin_unlock(pml);
+	set_bit(MMF_COW_PTE_TABLES, &src_mm->flags);
+	set_bit(MMF_COW_PTE_TABLES, &dst_vma->vm_mm->flags);
+	/* The table may hold swap entries, which swapoff finds by mm. */
+	if (!list_empty(&src_mm->mmlist))
+		mm_track_swap(dst_vma->vm_mm);
 	count_vm_event(COW_PTE_SHARE);
 	return true;
 }
@@ -165,17 +179,6 @@ static void add_rss(struct mm_struct *mm, int *rss, int sign)
 	for (i = 0; i < NR_MM_COUNTERS; i++)
 		if (rss[i])
 			add_mm_counter(mm, i, sign * rss[i]);
-}
-
-/* swapoff finds swap entries through the mms on init_mm's list. */
-static void mm_track_swap(struct mm_struct *mm)
-{
-	if (!list_empty(&mm->mmlist))
-		return;
-	spin_lock(&mmlist_lock);
-	if (list_empty(&mm->mmlist))
-		list_add(&mm->mmlist, &init_mm.mmlist);
-	spin_unlock(&mmlist_lock);
 }
 
 /*
@@ -387,7 +390,10 @@ again:
 		pte_free(mm, new);
 		/* Out of swap count room: make some without locks held. */
 		if (ret == -EAGAIN) {
-			if (add_swap_count_continuation(cont, GFP_KERNEL))
+			gfp_t cont_gfp = gfpflags_allow_blocking(gfp) ?
+					 GFP_KERNEL : GFP_ATOMIC;
+
+			if (add_swap_count_continuation(cont, cont_gfp))
 				return -ENOMEM;
 			goto again;
 		}
@@ -433,6 +439,89 @@ vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
 {
 	return cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER) ?
 	       VM_FAULT_OOM : 0;
+}
+
+/**
+ * __cow_pte_unshare - make a shared PTE table private before changing it
+ * @vma: the VMA mapping @addr
+ * @pmd: its PMD entry for @addr
+ * @addr: an address the table maps
+ * @gfp: how to allocate the copy
+ *
+ * For paths that change PTEs in place (swapoff, rmap walks that unmap or
+ * migrate pages, KSM). A change made to a shared table would reach every
+ * sharer, while the TLB flush and the RSS accounting that go with it would
+ * cover only @vma's mm.
+ *
+ * Callers that may sleep hold the mmap lock or the VMA lock, which keep
+ * fork out. rmap walks (@gfp that cannot block) hold neither, so the mmap
+ * lock is tried here: fork writes write_protect_seq without the
+ * page_table_lock that serialises breaks, and must not run concurrently.
+ *
+ * Returns 0, -ENOMEM, or -EAGAIN when the mmap lock was contended.
+ */
+int __cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
+		      unsigned long addr, gfp_t gfp)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	int ret;
+
+	if (gfpflags_allow_blocking(gfp))
+		return cow_pte_break(vma, pmd, addr, gfp);
+	if (!mmap_read_trylock(mm))
+		return -EAGAIN;
+	ret = cow_pte_break(vma, pmd, addr, gfp | __GFP_NOWARN);
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/**
+ * __cow_pte_unshare_range - make private every shared table in a range
+ * @vma: the VMA containing the range
+ * @start: start of the range
+ * @end: its end
+ *
+ * For syscalls that change the protection, location or state of PTEs
+ * over a range (mprotect, mremap, MADV_FREE, userfaultfd registration).
+ * The caller holds the mmap lock or @vma's lock, so no table in the range
+ * can become shared again before it is done. Returns 0 or -ENOMEM.
+ */
+int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
+			    unsigned long end)
+{
+	unsigned long addr = start, next;
+	pmd_t *pmd;
+
+	while (addr < end) {
+		pmd = mm_find_pmd(vma->vm_mm, addr);
+		if (!pmd) {
+			addr = pud_addr_end(addr, end);
+			continue;
+		}
+		next = pmd_addr_end(addr, end);
+		if (cow_pte_unshare(vma, pmd, addr, GFP_PGTABLE_USER))
+			return -ENOMEM;
+		addr = next;
+		cond_resched();
+	}
+	return 0;
+}
+
+/**
+ * cow_pte_other_sharers - how many other mms map the table @pmd points at
+ * @pmd: a PMD entry, with the lock of the table it points at held
+ *
+ * A page mapped once through a table shared by N mms is mapped N times as
+ * far as each process is concerned, although its mapcount says once. The
+ * /proc reports (smaps, pagemap) add this to the mapcount.
+ */
+unsigned int cow_pte_other_sharers(pmd_t *pmd)
+{
+	pmd_t pmdval = pmdp_get(pmd);
+
+	if (!cow_pte_pmd_shared(pmdval))
+		return 0;
+	return atomic_read(&pmd_table(pmdval)->pt_cow_share) - 1;
 }
 
 /**

@@ -65,6 +65,46 @@ static inline bool cow_pte_zap(struct mmu_gather *tlb,
 	return __cow_pte_zap(tlb, vma, pmd, addr, end);
 }
 
+int __cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
+		      unsigned long addr, gfp_t gfp);
+int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
+			    unsigned long end);
+unsigned int cow_pte_other_sharers(pmd_t *pmd);
+
+/*
+ * Paths that change PTEs other than by faulting or zapping make the table
+ * private first. Returns 0, or -ENOMEM with nothing changed.
+ */
+static inline int cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
+				  unsigned long addr, gfp_t gfp)
+{
+	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
+		return 0;
+	return __cow_pte_unshare(vma, pmd, addr, gfp);
+}
+
+/* The same for every table that maps part of [@start, @end) in @vma. */
+static inline int cow_pte_unshare_range(struct vm_area_struct *vma,
+					unsigned long start, unsigned long end)
+{
+	if (likely(!test_bit(MMF_COW_PTE_TABLES, &vma->vm_mm->flags)))
+		return 0;
+	return __cow_pte_unshare_range(vma, start, end);
+}
+
+/*
+ * A shared table is always mapped by one VMA in each sharer (fork only
+ * shares tables that one VMA covers), so that whole-VMA operations never
+ * see a part of one. Splitting a VMA inside such a table breaks it first.
+ */
+static inline int cow_pte_split_vma(struct vm_area_struct *vma,
+				    unsigned long addr)
+{
+	if (!(addr & ~PMD_MASK))
+		return 0;
+	return cow_pte_unshare_range(vma, addr, addr + 1);
+}
+
 void cow_pte_exec_mm(struct mm_struct *mm);
 int cow_pte_prctl(int option, unsigned long arg2, unsigned long arg3,
 		  unsigned long arg4, unsigned long arg5);
@@ -95,6 +135,29 @@ static inline bool cow_pte_zap(struct mmu_gather *tlb,
 			       unsigned long addr, unsigned long end)
 {
 	return false;
+}
+
+static inline int cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
+				  unsigned long addr, gfp_t gfp)
+{
+	return 0;
+}
+
+static inline int cow_pte_unshare_range(struct vm_area_struct *vma,
+					unsigned long start, unsigned long end)
+{
+	return 0;
+}
+
+static inline int cow_pte_split_vma(struct vm_area_struct *vma,
+				    unsigned long addr)
+{
+	return 0;
+}
+
+static inline unsigned int cow_pte_other_sharers(pmd_t *pmd)
+{
+	return 0;
 }
 
 static inline void cow_pte_exec_mm(struct mm_struct *mm)

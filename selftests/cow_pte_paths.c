@@ -1,0 +1,1543 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Every page-table path besides faults and zaps, driven through a PTE table
+ * that fork left shared: mprotect, mremap, madvise, mlock, soft-dirty,
+ * /proc reports, swap, migration, userfaultfd, KSM, vmsplice and page
+ * allocation failures.
+ *
+ * Each test runs four times: stock fork and COW PTE, with the operation done
+ * by the parent and, separately, by the child. The side that acts checks
+ * what it sees afterwards; the other side must still see its own data, and
+ * each side's later writes must stay its own. The stock runs show what the
+ * kernel did before COW PTE, which the COW PTE runs must match.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <linux/mempolicy.h>
+#include <linux/userfaultfd.h>
+
+#include "kselftest_harness.h"
+#include "cowpte_util.h"
+#include "../../../mm/gup_test.h"
+
+#define NR_TABLES	4
+#define REGION_SZ	(NR_TABLES * TABLE_SZ)
+#define NR_PAGES	(REGION_SZ / PAGE_SZ)
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+/* The process on the other side of the fork, for acts that reach it. */
+static pid_t other_pid;
+
+/* What the acting side does; returns its wrong pages, or -1 on error. */
+typedef long (*act_fn)(char **mem, size_t len);
+/* Extra checks by the other side, or setup before fork; same returns. */
+typedef long (*side_fn)(char *mem, size_t len);
+
+FIXTURE(paths) {
+	char *mem;
+	long shared0, page_tables0, anon0;
+};
+
+FIXTURE_VARIANT(paths) {
+	bool cow_pte;
+	bool child_acts;
+};
+
+FIXTURE_VARIANT_ADD(paths, stock_parent) {
+	.cow_pte = false, .child_acts = false,
+};
+
+FIXTURE_VARIANT_ADD(paths, stock_child) {
+	.cow_pte = false, .child_acts = true,
+};
+
+FIXTURE_VARIANT_ADD(paths, cow_pte_parent) {
+	.cow_pte = true, .child_acts = false,
+};
+
+FIXTURE_VARIANT_ADD(paths, cow_pte_child) {
+	.cow_pte = true, .child_acts = true,
+};
+
+FIXTURE_SETUP(paths)
+{
+	if (variant->cow_pte && cow_pte_enable())
+		SKIP(return, "COW PTE not available: %s", strerror(errno));
+	self->shared0 = vmstat("cow_pte_shared");
+	self->page_tables0 = meminfo("PageTables");
+	self->anon0 = meminfo("AnonPages");
+	self->mem = region_alloc(REGION_SZ);
+	ASSERT_NE(NULL, self->mem);
+	stamp_range(self->mem, self->mem, REGION_SZ, 1);
+}
+
+/*
+ * With COW PTE the tables really were shared, and nothing leaked: page
+ * tables and anonymous memory are back to where they started.
+ */
+FIXTURE_TEARDOWN(paths)
+{
+	long shared;
+
+	if (!self->mem)
+		return;
+	shared = vmstat("cow_pte_shared");
+	munmap(self->mem, REGION_SZ);
+	if (variant->cow_pte) {
+		EXPECT_LE(self->shared0 + NR_TABLES, shared);
+	} else if (shared >= 0) {
+		EXPECT_EQ(self->shared0, shared);
+	}
+	EXPECT_GE(16, labs(meminfo("PageTables") - self->page_tables0));
+	EXPECT_GE(2048, labs(meminfo("AnonPages") - self->anon0));
+}
+
+/* The actor: act, then make the region its own with generation @gen. */
+static long actor(char **mem, size_t len, act_fn act, uint64_t gen,
+		  const char *who)
+{
+	long bad = act(mem, len);
+
+	if (bad < 0)
+		return 1000;
+	if (bad)
+		fprintf(stderr, "# %s: %ld wrong pages after the operation\n",
+			who, bad);
+	stamp_range(*mem, *mem, len, gen);
+	return bad + check_range(*mem, *mem, len, gen, who);
+}
+
+/* The other side: its data is untouched, then it writes its own. */
+static long bystander(char *mem, size_t len, side_fn check, uint64_t gen,
+		      const char *who)
+{
+	long bad = check_range(mem, mem, len, 1, who);
+
+	if (check)
+		bad += check(mem, len) ? 1 : 0;
+	stamp_range(mem, mem, len, gen);
+	return bad + check_range(mem, mem, len, gen, who);
+}
+
+/*
+ * Fork once (after @prep, if any) and let one side @act on the region while
+ * the other is alive and holds still; see actor() and bystander().
+ */
+static void one_side(struct __test_metadata *_metadata, char **mem,
+		     bool child_acts, side_fn prep, act_fn act, side_fn check)
+{
+	struct event acted;
+	pid_t pid;
+
+	if (prep)
+		ASSERT_EQ(0, prep(*mem, REGION_SZ));
+	ASSERT_EQ(0, event_init(&acted));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	other_pid = pid ? pid : getppid();
+	if (pid == 0) {
+		long bad;
+
+		if (child_acts) {
+			bad = actor(mem, REGION_SZ, act, 3, "child");
+		} else {
+			event_wait(&acted);
+			bad = bystander(*mem, REGION_SZ, check, 3, "child");
+		}
+		_exit(bad_to_code(bad));
+	}
+	if (child_acts) {
+		EXPECT_EQ(0, reap(pid));
+		EXPECT_EQ(0, bystander(*mem, REGION_SZ, check, 2, "parent"));
+	} else {
+		EXPECT_EQ(0, actor(mem, REGION_SZ, act, 2, "parent"));
+		event_signal(&acted);
+		EXPECT_EQ(0, reap(pid));
+		EXPECT_EQ(0, check_range(*mem, *mem, REGION_SZ, 2, "parent"));
+	}
+}
+
+#define ONE_SIDE(prep, act, check) \
+	one_side(_metadata, &self->mem, variant->child_acts, prep, act, check)
+
+static long fail(const char *what)
+{
+	fprintf(stderr, "# %s: %s\n", what, strerror(errno));
+	return -1;
+}
+
+/* --- mprotect --------------------------------------------------------- */
+
+static long act_mprotect_ro(char **mem, size_t len)
+{
+	long bad;
+
+	if (mprotect(*mem, len, PROT_READ))
+		return fail("mprotect(PROT_READ)");
+	bad = check_range(*mem, *mem, len, 1, "read-only");
+	if (mprotect(*mem, len, PROT_READ | PROT_WRITE))
+		return fail("mprotect(PROT_READ | PROT_WRITE)");
+	return bad;
+}
+
+TEST_F(paths, mprotect_read_only)
+{
+	ONE_SIDE(NULL, act_mprotect_ro, NULL);
+}
+
+static long act_mprotect_none(char **mem, size_t len)
+{
+	if (mprotect(*mem, len, PROT_NONE))
+		return fail("mprotect(PROT_NONE)");
+	if (mprotect(*mem, len, PROT_READ | PROT_WRITE))
+		return fail("mprotect(PROT_READ | PROT_WRITE)");
+	return check_range(*mem, *mem, len, 1, "after PROT_NONE");
+}
+
+TEST_F(paths, mprotect_none)
+{
+	ONE_SIDE(NULL, act_mprotect_none, NULL);
+}
+
+/* A few pages inside a table: the VMA is split there. */
+static long act_mprotect_part(char **mem, size_t len)
+{
+	char *part = *mem + TABLE_SZ + 5 * PAGE_SZ;
+	long bad;
+
+	if (mprotect(part, 3 * PAGE_SZ, PROT_READ))
+		return fail("mprotect(part, PROT_READ)");
+	bad = check_range(*mem, *mem, len, 1, "part read-only");
+	/* The pages around it are still writable. */
+	stamp_range(*mem, part - PAGE_SZ, PAGE_SZ, 4);
+	stamp_range(*mem, part + 3 * PAGE_SZ, PAGE_SZ, 4);
+	bad += check_range(*mem, part - PAGE_SZ, PAGE_SZ, 4, "below");
+	bad += check_range(*mem, part + 3 * PAGE_SZ, PAGE_SZ, 4, "above");
+	if (mprotect(part, 3 * PAGE_SZ, PROT_READ | PROT_WRITE))
+		return fail("mprotect(part, PROT_READ | PROT_WRITE)");
+	return bad;
+}
+
+TEST_F(paths, mprotect_part)
+{
+	ONE_SIDE(NULL, act_mprotect_part, NULL);
+}
+
+/* --- mremap ----------------------------------------------------------- */
+
+/* Whole tables to a table-aligned place: move_normal_pmd() territory. */
+static long act_mremap_tables(char **mem, size_t len)
+{
+	char *dst = region_alloc(len);
+
+	if (!dst)
+		return fail("mmap");
+	if (mremap(*mem, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != dst)
+		return fail("mremap");
+	*mem = dst;
+	return check_range(dst, dst, len, 1, "moved");
+}
+
+TEST_F(paths, mremap_whole_tables)
+{
+	ONE_SIDE(NULL, act_mremap_tables, NULL);
+}
+
+/* Half a table out and back: entries move one by one. */
+static long act_mremap_part(char **mem, size_t len)
+{
+	char *part = *mem + TABLE_SZ + TABLE_SZ / 4;
+	size_t plen = TABLE_SZ / 2;
+	char *dst = mmap(NULL, plen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	long bad;
+
+	if (dst == MAP_FAILED)
+		return fail("mmap");
+	if (mremap(part, plen, plen, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != dst)
+		return fail("mremap out");
+	bad = check_range(dst - (part - *mem), dst, plen, 1, "moved out");
+	bad += check_range(*mem, *mem, part - *mem, 1, "left behind");
+	if (mremap(dst, plen, plen, MREMAP_MAYMOVE | MREMAP_FIXED, part) != part)
+		return fail("mremap back");
+	return bad + check_range(*mem, *mem, len, 1, "moved back");
+}
+
+TEST_F(paths, mremap_part)
+{
+	ONE_SIDE(NULL, act_mremap_part, NULL);
+}
+
+static long act_mremap_grow(char **mem, size_t len)
+{
+	char *p = mremap(*mem, len, len + TABLE_SZ, MREMAP_MAYMOVE);
+	long bad;
+
+	if (p == MAP_FAILED)
+		return fail("mremap grow");
+	bad = check_range(p, p, len, 1, "grown");
+	bad += check_range(p, p + len, TABLE_SZ, 0, "new part");
+	if (mremap(p, len + TABLE_SZ, len, 0) != p)
+		return fail("mremap shrink back");
+	*mem = p;
+	return bad;
+}
+
+TEST_F(paths, mremap_grow)
+{
+	ONE_SIDE(NULL, act_mremap_grow, NULL);
+}
+
+static long act_mremap_shrink(char **mem, size_t len)
+{
+	size_t keep = len - TABLE_SZ - 3 * PAGE_SZ;
+	char *p;
+	long bad;
+
+	if (mremap(*mem, len, keep, 0) != *mem)
+		return fail("mremap shrink");
+	bad = check_range(*mem, *mem, keep, 1, "kept");
+	p = mremap(*mem, keep, len, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		return fail("mremap grow back");
+	*mem = p;
+	bad += check_range(p, p, keep, 1, "regrown");
+	return bad + check_range(p, p + keep, len - keep, 0, "regrown tail");
+}
+
+TEST_F(paths, mremap_shrink)
+{
+	ONE_SIDE(NULL, act_mremap_shrink, NULL);
+}
+
+static long act_mremap_dontunmap(char **mem, size_t len)
+{
+	char *dst = mremap(*mem, len, len, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+	long bad;
+
+	if (dst == MAP_FAILED)
+		return fail("mremap(MREMAP_DONTUNMAP)");
+	bad = check_range(dst, dst, len, 1, "moved");
+	bad += check_range(*mem, *mem, len, 0, "left empty");
+	munmap(*mem, len);
+	*mem = dst;
+	return bad;
+}
+
+TEST_F(paths, mremap_dontunmap)
+{
+	ONE_SIDE(NULL, act_mremap_dontunmap, NULL);
+}
+
+/* --- madvise ---------------------------------------------------------- */
+
+/* After MADV_FREE a page holds its data or, once reclaimed, zeroes. */
+static long act_madv_free(char **mem, size_t len)
+{
+	long bad = 0;
+
+	if (madvise(*mem, len, MADV_FREE))
+		return fail("madvise(MADV_FREE)");
+	for (char *p = *mem; p < *mem + len; p += PAGE_SZ)
+		if (check_range(*mem, p, PAGE_SZ, 1, "freed") &&
+		    check_range(*mem, p, PAGE_SZ, 0, "freed"))
+			bad++;
+	return bad;
+}
+
+TEST_F(paths, madv_free)
+{
+	ONE_SIDE(NULL, act_madv_free, NULL);
+}
+
+static long act_madv_cold(char **mem, size_t len)
+{
+	if (madvise(*mem, len, MADV_COLD))
+		return fail("madvise(MADV_COLD)");
+	return check_range(*mem, *mem, len, 1, "cold");
+}
+
+TEST_F(paths, madv_cold)
+{
+	ONE_SIDE(NULL, act_madv_cold, NULL);
+}
+
+/* Swapped out by one side, swapped back in by both. */
+static long act_madv_pageout(char **mem, size_t len)
+{
+	if (madvise(*mem, len, MADV_PAGEOUT))
+		return fail("madvise(MADV_PAGEOUT)");
+	return check_range(*mem, *mem, len, 1, "paged out");
+}
+
+TEST_F(paths, madv_pageout)
+{
+	ONE_SIDE(NULL, act_madv_pageout, NULL);
+}
+
+/* Paged out before fork: the shared tables hold swap entries. */
+static long prep_pageout(char *mem, size_t len)
+{
+	return madvise(mem, len, MADV_PAGEOUT) ? fail("MADV_PAGEOUT") : 0;
+}
+
+static long act_read(char **mem, size_t len)
+{
+	return check_range(*mem, *mem, len, 1, "read");
+}
+
+TEST_F(paths, swap_entries_shared)
+{
+	ONE_SIDE(prep_pageout, act_read, NULL);
+}
+
+/* A grandchild sees @want in the region; returns its wrong pages. */
+static long grandchild_sees(char *mem, size_t len, uint64_t want)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return fail("fork");
+	if (pid == 0)
+		_exit(bad_to_code(check_range(mem, mem, len, want,
+					      "grandchild")));
+	return reap(pid);
+}
+
+static long act_wipeonfork(char **mem, size_t len)
+{
+	long bad;
+
+	if (madvise(*mem, len, MADV_WIPEONFORK))
+		return fail("madvise(MADV_WIPEONFORK)");
+	bad = grandchild_sees(*mem, len, 0);
+	if (madvise(*mem, len, MADV_KEEPONFORK))
+		return fail("madvise(MADV_KEEPONFORK)");
+	bad += grandchild_sees(*mem, len, 1);
+	return bad + check_range(*mem, *mem, len, 1, "wiped for children");
+}
+
+TEST_F(paths, madv_wipeonfork_keeponfork)
+{
+	ONE_SIDE(NULL, act_wipeonfork, NULL);
+}
+
+static long act_dontfork(char **mem, size_t len)
+{
+	unsigned char vec[1];
+	long bad = 0;
+	pid_t pid;
+
+	if (madvise(*mem + PAGE_SZ, len - PAGE_SZ, MADV_DONTFORK))
+		return fail("madvise(MADV_DONTFORK)");
+	pid = fork();
+	if (pid < 0)
+		return fail("fork");
+	if (pid == 0) {
+		/* Only the first page came along. */
+		bad = check_range(*mem, *mem, PAGE_SZ, 1, "grandchild");
+		if (mincore(*mem + PAGE_SZ, PAGE_SZ, vec) == 0 || errno != ENOMEM)
+			bad++;
+		_exit(bad_to_code(bad));
+	}
+	bad = reap(pid);
+	if (madvise(*mem + PAGE_SZ, len - PAGE_SZ, MADV_DOFORK))
+		return fail("madvise(MADV_DOFORK)");
+	return bad + check_range(*mem, *mem, len, 1, "after DONTFORK");
+}
+
+TEST_F(paths, madv_dontfork)
+{
+	ONE_SIDE(NULL, act_dontfork, NULL);
+}
+
+/* THP may be off ("never"): collapse then fails, the data must not. */
+static long act_collapse(char **mem, size_t len)
+{
+	if (madvise(*mem, len, MADV_HUGEPAGE))
+		return fail("madvise(MADV_HUGEPAGE)");
+	if (madvise(*mem, len, MADV_COLLAPSE))
+		fprintf(stderr, "# MADV_COLLAPSE: %s\n", strerror(errno));
+	return check_range(*mem, *mem, len, 1, "collapsed");
+}
+
+TEST_F(paths, madv_collapse)
+{
+	ONE_SIDE(NULL, act_collapse, NULL);
+}
+
+static long act_populate(char **mem, size_t len)
+{
+	if (madvise(*mem, len, MADV_POPULATE_READ))
+		return fail("madvise(MADV_POPULATE_READ)");
+	if (madvise(*mem, len, MADV_POPULATE_WRITE))
+		return fail("madvise(MADV_POPULATE_WRITE)");
+	return check_range(*mem, *mem, len, 1, "populated");
+}
+
+TEST_F(paths, madv_populate)
+{
+	ONE_SIDE(NULL, act_populate, NULL);
+}
+
+/* --- mlock, mincore --------------------------------------------------- */
+
+static long act_mlock(char **mem, size_t len)
+{
+	unsigned char *vec = malloc(len / PAGE_SZ);
+	long bad = 0;
+
+	if (!vec)
+		return -1;
+	if (mlock(*mem, len))
+		return fail("mlock");
+	if (munlock(*mem, len))
+		return fail("munlock");
+	if (mlockall(MCL_CURRENT))
+		return fail("mlockall");
+	if (munlockall())
+		return fail("munlockall");
+	if (mincore(*mem, len, vec))
+		return fail("mincore");
+	for (size_t i = 0; i < len / PAGE_SZ; i++)
+		bad += !(vec[i] & 1);
+	free(vec);
+	if (bad)
+		fprintf(stderr, "# mincore: %ld pages not resident\n", bad);
+	return bad + check_range(*mem, *mem, len, 1, "locked");
+}
+
+TEST_F(paths, mlock_mincore)
+{
+	ONE_SIDE(NULL, act_mlock, NULL);
+}
+
+/* --- /proc: soft-dirty, pagemap, smaps -------------------------------- */
+
+#define PM_SOFT_DIRTY		(1ULL << 55)
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_PRESENT		(1ULL << 63)
+
+static int clear_refs(const char *what)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+	int ret = -1;
+
+	if (fd >= 0) {
+		ret = write(fd, what, strlen(what)) == (ssize_t)strlen(what) ?
+		      0 : -1;
+		close(fd);
+	}
+	return ret;
+}
+
+/* How many pages of the region have all of @bits in /proc/self/pagemap. */
+static long pagemap_count(char *mem, size_t len, uint64_t bits)
+{
+	size_t n = len / PAGE_SZ;
+	uint64_t *pm = malloc(n * sizeof(*pm));
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	long count = 0;
+
+	if (!pm || fd < 0)
+		return -1;
+	if (pread(fd, pm, n * sizeof(*pm),
+		  (uintptr_t)mem / PAGE_SZ * sizeof(*pm)) !=
+	    (ssize_t)(n * sizeof(*pm)))
+		count = -1;
+	for (size_t i = 0; count >= 0 && i < n; i++)
+		count += (pm[i] & bits) == bits;
+	close(fd);
+	free(pm);
+	return count;
+}
+
+/* Clean before fork, then dirtied again: every page is soft-dirty. */
+static long prep_soft_dirty(char *mem, size_t len)
+{
+	if (clear_refs("4"))
+		return fail("clear_refs 4");
+	stamp_range(mem, mem, len, 1);
+	return 0;
+}
+
+static long act_clear_soft_dirty(char **mem, size_t len)
+{
+	return clear_refs("4") ? fail("clear_refs 4") : 0;
+}
+
+/* One side clearing its soft-dirty bits must not clear the other's. */
+static long check_soft_dirty(char *mem, size_t len)
+{
+	long dirty = pagemap_count(mem, len, PM_SOFT_DIRTY);
+
+	if (dirty != (long)(len / PAGE_SZ))
+		fprintf(stderr, "# %ld of %zu pages soft-dirty\n", dirty,
+			len / PAGE_SZ);
+	return dirty != (long)(len / PAGE_SZ);
+}
+
+TEST_F(paths, clear_refs_soft_dirty)
+{
+	ONE_SIDE(prep_soft_dirty, act_clear_soft_dirty, check_soft_dirty);
+}
+
+/* While the other process maps them too, no page is exclusive. */
+static long act_pagemap(char **mem, size_t len)
+{
+	long present = pagemap_count(*mem, len, PM_PRESENT);
+	long excl = pagemap_count(*mem, len, PM_PRESENT | PM_MMAP_EXCLUSIVE);
+
+	if (present != (long)(len / PAGE_SZ) || excl)
+		fprintf(stderr, "# pagemap: %ld present, %ld exclusive\n",
+			present, excl);
+	return (present != (long)(len / PAGE_SZ)) + (excl != 0);
+}
+
+TEST_F(paths, pagemap_exclusive)
+{
+	ONE_SIDE(NULL, act_pagemap, NULL);
+}
+
+/* Rss and Pss, in kB, of the mapping that starts at @mem. */
+static int smaps_of(char *mem, long *rss, long *pss)
+{
+	char line[256], want[32];
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	*rss = *pss = -1;
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)mem);
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, ' ') &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = !strncmp(line, want, strlen(want));
+			continue;
+		}
+		if (in) {
+			sscanf(line, "Rss: %ld kB", rss);
+			sscanf(line, "Pss: %ld kB", pss);
+		}
+	}
+	fclose(f);
+	return *rss < 0 || *pss < 0 ? -1 : 0;
+}
+
+/* Two processes map every page: each is charged half in Pss. */
+static long act_smaps(char **mem, size_t len)
+{
+	long rss, pss;
+
+	if (smaps_of(*mem, &rss, &pss))
+		return fail("smaps");
+	if (rss != (long)(len >> 10) || labs(2 * pss - rss) > 16) {
+		fprintf(stderr, "# smaps: Rss %ld kB, Pss %ld kB\n", rss, pss);
+		return 1;
+	}
+	return 0;
+}
+
+TEST_F(paths, smaps_pss)
+{
+	ONE_SIDE(NULL, act_smaps, NULL);
+}
+
+/* --- migration -------------------------------------------------------- */
+
+static long nodes_with_memory(void)
+{
+	long n = 0;
+	char path[64];
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", i);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+/* Every page to @node with move_pages(); returns pages not there. */
+static long move_all(char *mem, size_t len, int node)
+{
+	size_t n = len / PAGE_SZ;
+	void **pages = malloc(n * sizeof(*pages));
+	int *nodes = malloc(n * sizeof(*nodes));
+	int *status = malloc(n * sizeof(*status));
+	long bad = 0;
+
+	if (!pages || !nodes || !status)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		pages[i] = mem + i * PAGE_SZ;
+		nodes[i] = node;
+	}
+	if (syscall(SYS_move_pages, 0, n, pages, nodes, status,
+		    MPOL_MF_MOVE) < 0)
+		bad = fail("move_pages");
+	for (size_t i = 0; bad >= 0 && i < n; i++)
+		bad += status[i] != node;
+	free(pages);
+	free(nodes);
+	free(status);
+	return bad;
+}
+
+static long act_move_pages(char **mem, size_t len)
+{
+	long bad = move_all(*mem, len, 1);
+
+	if (bad)
+		fprintf(stderr, "# move_pages: %ld pages not on node 1\n", bad);
+	return bad < 0 ? bad : check_range(*mem, *mem, len, 1, "moved");
+}
+
+TEST_F(paths, migrate_move_pages)
+{
+	if (nodes_with_memory() < 2)
+		SKIP(return, "needs two NUMA nodes (make run NUMA=1)");
+	ONE_SIDE(NULL, act_move_pages, NULL);
+}
+
+static long act_mbind(char **mem, size_t len)
+{
+	unsigned long mask = 1UL << 1;
+
+	if (syscall(SYS_mbind, *mem, len, MPOL_BIND, &mask, 8 * sizeof(mask),
+		    MPOL_MF_MOVE))
+		return fail("mbind(MPOL_MF_MOVE)");
+	return check_range(*mem, *mem, len, 1, "bound");
+}
+
+TEST_F(paths, migrate_mbind)
+{
+	if (nodes_with_memory() < 2)
+		SKIP(return, "needs two NUMA nodes (make run NUMA=1)");
+	ONE_SIDE(NULL, act_mbind, NULL);
+}
+
+static long act_compact(char **mem, size_t len)
+{
+	int fd = open("/proc/sys/vm/compact_memory", O_WRONLY);
+
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		return fail("compact_memory");
+	close(fd);
+	return check_range(*mem, *mem, len, 1, "compacted");
+}
+
+TEST_F(paths, migrate_compaction)
+{
+	ONE_SIDE(NULL, act_compact, NULL);
+}
+
+/* --- userfaultfd ------------------------------------------------------ */
+
+static int uffd_open(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Register the region (missing + write-protect), write-protect it and
+ * lift that again, zero-fill a dropped page, unregister: all on this side.
+ */
+static long act_uffd(char **mem, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { (uintptr_t)*mem, len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
+	};
+	struct uffdio_writeprotect wp = { .range = reg.range };
+	struct uffdio_zeropage zero = {
+		.range = { (uintptr_t)*mem + TABLE_SZ, PAGE_SZ },
+	};
+	int fd = uffd_open(0);
+	long bad;
+
+	if (fd < 0)
+		return fail("userfaultfd");
+	if (ioctl(fd, UFFDIO_REGISTER, &reg))
+		return fail("UFFDIO_REGISTER");
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
+		return fail("UFFDIO_WRITEPROTECT");
+	bad = check_range(*mem, *mem, len, 1, "write-protected");
+	wp.mode = 0;
+	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
+		return fail("UFFDIO_WRITEPROTECT off");
+	if (madvise(*mem + TABLE_SZ, PAGE_SZ, MADV_DONTNEED))
+		return fail("MADV_DONTNEED");
+	if (ioctl(fd, UFFDIO_ZEROPAGE, &zero))
+		return fail("UFFDIO_ZEROPAGE");
+	bad += check_range(*mem, *mem + TABLE_SZ, PAGE_SZ, 0, "zero-filled");
+	if (ioctl(fd, UFFDIO_UNREGISTER, &reg.range))
+		return fail("UFFDIO_UNREGISTER");
+	close(fd);
+	/* The zero-filled page is expected to be zero; restore it. */
+	stamp_range(*mem, *mem + TABLE_SZ, PAGE_SZ, 1);
+	return bad + check_range(*mem, *mem, len, 1, "after userfaultfd");
+}
+
+TEST_F(paths, userfaultfd_register_wp_zeropage)
+{
+	ONE_SIDE(NULL, act_uffd, NULL);
+}
+
+/* UFFDIO_MOVE takes pages out of the region (the source) and back. */
+static long act_uffd_move(char **mem, size_t len)
+{
+	char *dst = mmap(NULL, TABLE_SZ, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct uffdio_register reg = {
+		.range = { (uintptr_t)dst, TABLE_SZ },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	struct uffdio_move mv = {
+		.dst = (uintptr_t)dst,
+		.src = (uintptr_t)*mem + TABLE_SZ,
+		.len = 16 * PAGE_SZ,
+		.mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
+	};
+	int fd = uffd_open(UFFD_FEATURE_MOVE);
+	long bad = 0;
+
+	if (fd < 0)
+		return fail("userfaultfd(UFFD_FEATURE_MOVE)");
+	if (dst == MAP_FAILED || ioctl(fd, UFFDIO_REGISTER, &reg))
+		return fail("UFFDIO_REGISTER");
+	/*
+	 * Pages mapped by two processes cannot be moved (-EBUSY), which is
+	 * what stock fork leaves; the move must never take the other
+	 * process's pages away from it.
+	 */
+	if (ioctl(fd, UFFDIO_MOVE, &mv) && errno != EBUSY)
+		return fail("UFFDIO_MOVE");
+	if (mv.move > 0)
+		bad = check_range(dst - TABLE_SZ, dst, mv.move, 1, "moved");
+	close(fd);
+	munmap(dst, TABLE_SZ);
+	/* Moved pages are gone from the source: fill them in again. */
+	if (mv.move > 0)
+		stamp_range(*mem, *mem + TABLE_SZ, mv.move, 1);
+	return bad + check_range(*mem, *mem, len, 1, "after move");
+}
+
+TEST_F(paths, userfaultfd_move)
+{
+	ONE_SIDE(NULL, act_uffd_move, NULL);
+}
+
+/* --- KSM -------------------------------------------------------------- */
+
+static long ksm_read(const char *name)
+{
+	char path[96];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int ksm_write(const char *name, const char *val)
+{
+	char path[96];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0 ? -1 : 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/* Pages of equal content before fork, for KSM to merge afterwards. */
+static long prep_ksm(char *mem, size_t len)
+{
+	for (char *p = mem; p < mem + len; p += PAGE_SZ)
+		memset(p, p < mem + len / 2 ? 0x11 : 0x22, PAGE_SZ);
+	return 0;
+}
+
+/* Let ksmd merge the region, wait for two full scans, then unmerge. */
+static long act_ksm(char **mem, size_t len)
+{
+	long scans, bad = 0;
+
+	if (madvise(*mem, len, MADV_MERGEABLE))
+		return fail("madvise(MADV_MERGEABLE)");
+	scans = ksm_read("full_scans");
+	for (int i = 0; i < 600 && ksm_read("full_scans") < scans + 2; i++)
+		usleep(50000);
+	for (char *p = *mem; p < *mem + len; p += PAGE_SZ)
+		bad += *(volatile char *)p != (p < *mem + len / 2 ? 0x11 : 0x22);
+	if (madvise(*mem, len, MADV_UNMERGEABLE))
+		return fail("madvise(MADV_UNMERGEABLE)");
+	for (char *p = *mem; p < *mem + len; p += PAGE_SZ)
+		bad += *(volatile char *)(p + 7) != (p < *mem + len / 2 ?
+						     0x11 : 0x22);
+	/* The bystander checks generation 1. */
+	return bad;
+}
+
+static long check_ksm(char *mem, size_t len)
+{
+	long bad = 0;
+
+	for (char *p = mem; p < mem + len; p += PAGE_SZ)
+		bad += *(volatile char *)(p + 100) != (p < mem + len / 2 ?
+						       0x11 : 0x22);
+	return bad;
+}
+
+TEST_F(paths, ksm_merge_unmerge)
+{
+	if (ksm_read("run") < 0)
+		SKIP(return, "no KSM");
+	ASSERT_EQ(0, ksm_write("pages_to_scan", "4096"));
+	ASSERT_EQ(0, ksm_write("sleep_millisecs", "10"));
+	ASSERT_EQ(0, ksm_write("run", "1"));
+	/* Both sides see the equal-content pattern, not the stamps. */
+	prep_ksm(self->mem, REGION_SZ);
+	{
+		struct event acted;
+		pid_t pid;
+		char *mem = self->mem;
+
+		ASSERT_EQ(0, event_init(&acted));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			long bad;
+
+			if (variant->child_acts) {
+				bad = act_ksm(&mem, REGION_SZ);
+			} else {
+				event_wait(&acted);
+				bad = check_ksm(mem, REGION_SZ);
+			}
+			stamp_range(mem, mem, REGION_SZ, 3);
+			_exit(bad_to_code(bad + check_range(mem, mem, REGION_SZ,
+							    3, "child")));
+		}
+		if (variant->child_acts) {
+			EXPECT_EQ(0, reap(pid));
+			EXPECT_EQ(0, check_ksm(mem, REGION_SZ));
+		} else {
+			EXPECT_EQ(0, act_ksm(&mem, REGION_SZ));
+			event_signal(&acted);
+			EXPECT_EQ(0, reap(pid));
+		}
+		stamp_range(mem, mem, REGION_SZ, 2);
+		EXPECT_EQ(0, check_range(mem, mem, REGION_SZ, 2, "parent"));
+	}
+	ksm_write("run", "2");
+}
+
+/* --- GUP: vmsplice ---------------------------------------------------- */
+
+/*
+ * The classic leak: one side vmsplices its pages into a pipe and unmaps
+ * them; the other side then writes. What the pipe holds must stay what the
+ * first side had: the other side's writes must not show through.
+ */
+TEST_F(paths, vmsplice_then_unmap)
+{
+	size_t len = 16 * PAGE_SZ;
+	struct event spliced, written;
+	struct iovec iov;
+	int p[2];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_LE((int)len, fcntl(p[1], F_SETPIPE_SZ, (int)len));
+	ASSERT_EQ(0, event_init(&spliced));
+	ASSERT_EQ(0, event_init(&written));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0 ? variant->child_acts : !variant->child_acts) {
+		char *buf = malloc(len);
+		long bad = 0;
+
+		iov.iov_base = self->mem;
+		iov.iov_len = len;
+		if (vmsplice(p[1], &iov, 1, 0) != (ssize_t)len)
+			bad = 1000;
+		if (munmap(self->mem, len))
+			bad = 1000;
+		event_signal(&spliced);
+		event_wait(&written);
+		if (!buf || read(p[0], buf, len) != (ssize_t)len)
+			bad = 1000;
+		else
+			bad += check_range(buf, buf, len, 1, "pipe");
+		if (pid == 0)
+			_exit(bad_to_code(bad));
+		EXPECT_EQ(0, bad);
+		EXPECT_EQ(0, reap(pid));
+		/* Give the teardown a whole region to unmap. */
+		self->mem = mmap(self->mem, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		free(buf);
+	} else {
+		event_wait(&spliced);
+		stamp_range(self->mem, self->mem, len, 2);
+		event_signal(&written);
+		if (pid == 0)
+			_exit(0);
+		EXPECT_EQ(0, reap(pid));
+	}
+}
+
+/* --- GUP: reads of the other process, FOLL_FORCE, pins, O_DIRECT ------ */
+
+/* process_vm_readv from the other process sees its data, not ours. */
+static long act_process_vm_readv(char **mem, size_t len)
+{
+	char *buf = malloc(len);
+	struct iovec local = { buf, len }, remote = { *mem, len };
+	long bad;
+
+	if (!buf)
+		return -1;
+	stamp_range(*mem, *mem, len, 4);
+	if (process_vm_readv(other_pid, &local, 1, &remote, 1, 0) !=
+	    (ssize_t)len)
+		return fail("process_vm_readv");
+	bad = check_range(buf, buf, len, 1, "read from the other side");
+	free(buf);
+	return bad + check_range(*mem, *mem, len, 4, "own after read");
+}
+
+TEST_F(paths, process_vm_readv)
+{
+	ONE_SIDE(NULL, act_process_vm_readv, NULL);
+}
+
+/*
+ * ptrace(PTRACE_POKEDATA) is a FOLL_FORCE write into the other process.
+ * The tracer is the acting side: it attaches, pokes one word into each
+ * page of the tracee's region and detaches. The tracer's own region must
+ * not change; the tracee sees the words.
+ */
+#define POKED	0x706f6b6564ULL
+
+static long poke_other(char *mem, size_t len, pid_t pid)
+{
+	long bad = 0;
+	int status;
+
+	if (ptrace(PTRACE_ATTACH, pid, 0, 0))
+		return fail("PTRACE_ATTACH");
+	if (waitpid(pid, &status, __WALL) != pid)
+		return fail("waitpid(tracee)");
+	for (char *p = mem; p < mem + len; p += PAGE_SZ)
+		if (ptrace(PTRACE_POKEDATA, pid, p + 8, (void *)POKED))
+			bad++;
+	if (ptrace(PTRACE_DETACH, pid, 0, 0))
+		return fail("PTRACE_DETACH");
+	return bad + check_range(mem, mem, len, 1, "tracer");
+}
+
+static long poked_pages(char *mem, size_t len)
+{
+	long bad = 0;
+
+	for (char *p = mem; p < mem + len; p += PAGE_SZ) {
+		bad += ((uint64_t *)p)[1] != POKED;
+		((uint64_t *)p)[1] = 0;
+	}
+	return bad;
+}
+
+TEST_F(paths, ptrace_pokedata)
+{
+	struct event poked;
+	pid_t pid;
+
+	ASSERT_EQ(0, event_init(&poked));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		long bad;
+
+		if (variant->child_acts) {
+			bad = poke_other(self->mem, REGION_SZ, getppid());
+			event_signal(&poked);
+		} else {
+			/* The parent attaches to its child and pokes. */
+			event_wait(&poked);
+			bad = poked_pages(self->mem, REGION_SZ);
+		}
+		_exit(bad_to_code(bad + check_range(self->mem, self->mem,
+						    REGION_SZ, 1, "child")));
+	}
+	if (variant->child_acts) {
+		/* Stopped and resumed by the child while waiting here. */
+		event_wait(&poked);
+		EXPECT_EQ(0, poked_pages(self->mem, REGION_SZ));
+		EXPECT_EQ(0, reap(pid));
+	} else {
+		EXPECT_EQ(0, poke_other(self->mem, REGION_SZ, pid));
+		event_signal(&poked);
+		EXPECT_EQ(0, reap(pid));
+	}
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1,
+				 "parent"));
+}
+
+/*
+ * A long-term pin (gup_test) taken by one side, read-only or for writing,
+ * fast or not: the pinned pages are the ones that side maps, so the pin
+ * sees its later writes, and the other side does not.
+ */
+static long pin_and_write(char *mem, size_t len, unsigned int flags)
+{
+	struct pin_longterm_test pin = {
+		.addr = (uintptr_t)mem, .size = len, .flags = flags,
+	};
+	char *buf = malloc(len);
+	uint64_t to = (uintptr_t)buf;
+	long bad;
+	int fd;
+
+	fd = open("/sys/kernel/debug/gup_test", O_RDWR);
+	if (fd < 0 || !buf)
+		return fail("open gup_test");
+	if (ioctl(fd, PIN_LONGTERM_TEST_START, &pin))
+		return fail("PIN_LONGTERM_TEST_START");
+	stamp_range(mem, mem, len, 6);
+	if (ioctl(fd, PIN_LONGTERM_TEST_READ, &to))
+		return fail("PIN_LONGTERM_TEST_READ");
+	bad = 0;
+	for (size_t off = 0; off < len; off += PAGE_SZ)
+		bad += *(uint64_t *)(buf + off) != stamp(mem, mem + off, 6);
+	if (bad)
+		fprintf(stderr, "# %ld pinned pages miss the pinner's writes\n",
+			bad);
+	ioctl(fd, PIN_LONGTERM_TEST_STOP);
+	close(fd);
+	free(buf);
+	stamp_range(mem, mem, len, 1);
+	return bad;
+}
+
+static long act_pin_ro(char **mem, size_t len)
+{
+	return pin_and_write(*mem, 64 * PAGE_SZ, 0) +
+	       pin_and_write(*mem + TABLE_SZ, 64 * PAGE_SZ,
+			     PIN_LONGTERM_TEST_FLAG_USE_FAST);
+}
+
+static long act_pin_rw(char **mem, size_t len)
+{
+	return pin_and_write(*mem, 64 * PAGE_SZ,
+			     PIN_LONGTERM_TEST_FLAG_USE_WRITE) +
+	       pin_and_write(*mem + TABLE_SZ, 64 * PAGE_SZ,
+			     PIN_LONGTERM_TEST_FLAG_USE_WRITE |
+			     PIN_LONGTERM_TEST_FLAG_USE_FAST);
+}
+
+TEST_F(paths, gup_pin_read_only)
+{
+	if (access("/sys/kernel/debug/gup_test", F_OK))
+		SKIP(return, "no gup_test in debugfs");
+	ONE_SIDE(NULL, act_pin_ro, NULL);
+}
+
+TEST_F(paths, gup_pin_read_write)
+{
+	if (access("/sys/kernel/debug/gup_test", F_OK))
+		SKIP(return, "no gup_test in debugfs");
+	ONE_SIDE(NULL, act_pin_rw, NULL);
+}
+
+/* A scratch block device for O_DIRECT: a new zram disk. */
+static char zram_dev[32];
+
+static int zram_scratch(void)
+{
+	char path[96];
+	int id = -1;
+	FILE *f;
+
+	if (zram_dev[0])
+		return 0;
+	f = fopen("/sys/class/zram-control/hot_add", "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &id) != 1)
+		id = -1;
+	fclose(f);
+	if (id < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", id);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs("64M", f);
+	if (fclose(f))
+		return -1;
+	snprintf(zram_dev, sizeof(zram_dev), "/dev/zram%d", id);
+	return 0;
+}
+
+/* O_DIRECT write from the region (a read pin), then read into it. */
+static long act_odirect(char **mem, size_t len)
+{
+	size_t io = 256 * PAGE_SZ;
+	int fd = open(zram_dev, O_RDWR | O_DIRECT);
+	long bad;
+
+	if (fd < 0)
+		return fail(zram_dev);
+	if (pwrite(fd, *mem + TABLE_SZ / 2, io, 0) != (ssize_t)io)
+		return fail("O_DIRECT write");
+	stamp_range(*mem, *mem + TABLE_SZ / 2, io, 4);
+	if (pread(fd, *mem + TABLE_SZ / 2, io, 0) != (ssize_t)io)
+		return fail("O_DIRECT read");
+	close(fd);
+	bad = check_range(*mem, *mem, len, 1, "read back");
+	return bad;
+}
+
+TEST_F(paths, odirect_read_write)
+{
+	if (zram_scratch())
+		SKIP(return, "no zram device for O_DIRECT");
+	ONE_SIDE(NULL, act_odirect, NULL);
+}
+
+/* --- pkeys, brk, swapoff, OOM ------------------------------------------ */
+
+static long act_pkey(char **mem, size_t len)
+{
+	int pkey = syscall(SYS_pkey_alloc, 0, 0);
+	long bad;
+
+	if (pkey < 0)
+		return fail("pkey_alloc");
+	if (syscall(SYS_pkey_mprotect, *mem + TABLE_SZ, TABLE_SZ,
+		    PROT_READ | PROT_WRITE, pkey))
+		return fail("pkey_mprotect");
+	bad = check_range(*mem, *mem, len, 1, "keyed");
+	if (syscall(SYS_pkey_mprotect, *mem + TABLE_SZ, TABLE_SZ,
+		    PROT_READ | PROT_WRITE, 0))
+		return fail("pkey_mprotect back");
+	syscall(SYS_pkey_free, pkey);
+	return bad;
+}
+
+TEST_F(paths, pkey_mprotect)
+{
+	int pkey = syscall(SYS_pkey_alloc, 0, 0);
+
+	if (pkey < 0)
+		SKIP(return, "no protection keys: %s", strerror(errno));
+	syscall(SYS_pkey_free, pkey);
+	ONE_SIDE(NULL, act_pkey, NULL);
+}
+
+/* The heap over whole tables, shrunk with brk() into the middle of one. */
+TEST_F(paths, brk_shrink)
+{
+	char *cur = sbrk(0), *heap, *end;
+	size_t len = 2 * TABLE_SZ;
+	pid_t pid;
+
+	heap = (char *)(((uintptr_t)cur + TABLE_SZ - 1) & ~(TABLE_SZ - 1));
+	end = heap + len;
+	ASSERT_EQ(0, brk(end));
+	stamp_range(heap, heap, len, 1);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if ((pid == 0) == variant->child_acts) {
+		long bad = 0;
+
+		/* Into the second table, then back up. */
+		if (brk(heap + TABLE_SZ + 3 * PAGE_SZ) || brk(end))
+			bad = 1000;
+		bad += check_range(heap, heap, TABLE_SZ + 3 * PAGE_SZ, 1,
+				  "kept");
+		bad += check_range(heap, heap + TABLE_SZ + 3 * PAGE_SZ,
+				   TABLE_SZ - 3 * PAGE_SZ, 0, "regrown");
+		stamp_range(heap, heap, len, 2);
+		if (pid == 0)
+			_exit(bad_to_code(bad));
+		EXPECT_EQ(0, bad);
+		EXPECT_EQ(0, reap(pid));
+	} else {
+		if (pid == 0) {
+			usleep(200000);
+			_exit(bad_to_code(check_range(heap, heap, len, 1,
+						      "child")));
+		}
+		EXPECT_EQ(0, reap(pid));
+		EXPECT_EQ(0, check_range(heap, heap, len, 1, "parent"));
+	}
+	brk(cur);
+}
+
+/* swapoff with the region swapped out before and after the fork. */
+static char swap_dev[64];
+
+static long act_swapoff(char **mem, size_t len)
+{
+	if (madvise(*mem, len / 2, MADV_PAGEOUT))
+		return fail("MADV_PAGEOUT");
+	if (syscall(SYS_swapoff, swap_dev))
+		return fail("swapoff");
+	if (syscall(SYS_swapon, swap_dev, 0))
+		return fail("swapon");
+	return check_range(*mem, *mem, len, 1, "after swapoff");
+}
+
+TEST_F(paths, swapoff)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f))
+		if (line[0] == '/')
+			sscanf(line, "%63s", swap_dev);
+	fclose(f);
+	if (!swap_dev[0])
+		SKIP(return, "no swap device");
+	ONE_SIDE(prep_pageout, act_swapoff, NULL);
+}
+
+/*
+ * A child over its memory cgroup limit is OOM-killed, and the OOM reaper
+ * takes its memory while it holds shared tables: either it was copying
+ * them (child_acts) or it only held them and allocated elsewhere. The
+ * parent keeps its data either way.
+ */
+TEST_F(paths, oom_kill_child)
+{
+	char cg[] = "/sys/fs/cgroup/cowpte-oom-XXXXXX", path[96];
+	pid_t pid;
+	FILE *f;
+
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
+		SKIP(return, "no cgroup2");
+	f = fopen("/sys/fs/cgroup/cgroup.subtree_control", "w");
+	if (f) {
+		fputs("+memory", f);
+		fclose(f);
+	}
+	ASSERT_NE(NULL, mkdtemp(cg));
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	f = fopen(path, "w");
+	if (!f) {
+		rmdir(cg);
+		SKIP(return, "no memory controller");
+	}
+	fputs("4M", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/memory.swap.max", cg);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("0", f);
+		fclose(f);
+	}
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *more;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		f = fopen(path, "w");
+		if (!f || fprintf(f, "%d", getpid()) < 0 || fclose(f))
+			_exit(99);
+		/* 8 MiB of copies, or of new memory, in a 4 MiB cgroup. */
+		if (variant->child_acts) {
+			stamp_range(self->mem, self->mem, REGION_SZ, 3);
+		} else {
+			more = region_alloc(REGION_SZ);
+			if (more)
+				stamp_range(more, more, REGION_SZ, 3);
+		}
+		_exit(0);
+	}
+	EXPECT_EQ(128 + SIGKILL, reap(pid));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1,
+				 "parent"));
+	rmdir(cg);
+}
+
+/* --- khugepaged --------------------------------------------------------- */
+
+static long khugepaged_read(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/transparent_hugepage/khugepaged/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* The daemon passes over the region twice; it leaves shared tables be. */
+static long act_khugepaged(char **mem, size_t len)
+{
+	long scans;
+
+	if (madvise(*mem, len, MADV_HUGEPAGE))
+		return fail("madvise(MADV_HUGEPAGE)");
+	scans = khugepaged_read("full_scans");
+	for (int i = 0; i < 300 && khugepaged_read("full_scans") < scans + 2;
+	     i++)
+		usleep(50000);
+	return check_range(*mem, *mem, len, 1, "after khugepaged");
+}
+
+TEST_F(paths, khugepaged_daemon)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/khugepaged/"
+			"scan_sleep_millisecs", "w");
+
+	if (!f)
+		SKIP(return, "no khugepaged");
+	fputs("10", f);
+	fclose(f);
+	ONE_SIDE(NULL, act_khugepaged, NULL);
+}
+
+/* --- page allocation failures ----------------------------------------- */
+
+/*
+ * Fail page allocations of this task only (fail_page_alloc, task-filter).
+ * Returns an fd on the "times" knob: writing N fails the next N.
+ */
+static int arm_page_alloc_failures(void)
+{
+	static const char *const knobs[][2] = {
+		{ "times", "0" }, { "task-filter", "Y" },
+		{ "probability", "100" }, { "interval", "1" },
+		{ "verbose", "0" }, { "ignore-gfp-wait", "N" },
+		{ "ignore-gfp-highmem", "N" }, { "min-order", "0" },
+	};
+	char path[128];
+	FILE *f;
+
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		snprintf(path, sizeof(path),
+			 "/sys/kernel/debug/fail_page_alloc/%s", knobs[i][0]);
+		f = fopen(path, "w");
+		if (!f)
+			return -1;
+		fputs(knobs[i][1], f);
+		if (fclose(f))
+			return -1;
+	}
+	f = fopen("/proc/self/make-it-fail", "w");
+	if (!f)
+		return -1;
+	fputs("1", f);
+	if (fclose(f))
+		return -1;
+	return open("/sys/kernel/debug/fail_page_alloc/times", O_WRONLY);
+}
+
+/* Not pwrite(): debugfs attribute files are not seekable. */
+static void fail_next(int times_fd, const char *n)
+{
+	if (write(times_fd, n, strlen(n)) != (ssize_t)strlen(n))
+		_exit(92);
+}
+
+/* Set by the test: whether the tables are shared, so a break must fail. */
+static bool sharing;
+
+/*
+ * With the next page allocation failing, mprotect and MADV_FREE of shared
+ * tables fail with ENOMEM and change nothing, and a write fault is retried
+ * until it works. Without COW PTE they allocate nothing and succeed.
+ */
+static long act_nomem(char **mem, size_t len)
+{
+	int fd = arm_page_alloc_failures();
+	long bad = 0;
+	int ret, err;
+
+	if (fd < 0)
+		return fail("fail_page_alloc");
+	fail_next(fd, "1");
+	ret = mprotect(*mem, len, PROT_READ);
+	err = errno;
+	fail_next(fd, "0");
+	if (sharing ? ret != -1 || err != ENOMEM : ret != 0) {
+		fprintf(stderr, "# mprotect: %d (%s)\n", ret, strerror(err));
+		bad++;
+	}
+	if (ret == 0 && mprotect(*mem, len, PROT_READ | PROT_WRITE))
+		return fail("mprotect back");
+	/* Still writable (written below) and intact. */
+	bad += check_range(*mem, *mem, len, 1, "after mprotect");
+
+	fail_next(fd, "1");
+	ret = madvise(*mem, len, MADV_FREE);
+	err = errno;
+	fail_next(fd, "0");
+	if (sharing ? ret != -1 || err != ENOMEM : ret != 0) {
+		fprintf(stderr, "# MADV_FREE: %d (%s)\n", ret, strerror(err));
+		bad++;
+	}
+	if (ret)
+		bad += check_range(*mem, *mem, len, 1, "after MADV_FREE");
+
+	fail_next(fd, "1");
+	stamp_range(*mem, *mem, PAGE_SZ, 5);
+	fail_next(fd, "0");
+	close(fd);
+	bad += check_range(*mem, *mem, PAGE_SZ, 5, "written");
+	return bad;
+}
+
+TEST_F(paths, enomem_mprotect_madvise_fault)
+{
+	if (access("/sys/kernel/debug/fail_page_alloc", F_OK))
+		SKIP(return, "no fail_page_alloc in debugfs");
+	sharing = variant->cow_pte;
+	ONE_SIDE(NULL, act_nomem, NULL);
+}
+
+TEST_HARNESS_MAIN

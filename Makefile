@@ -68,6 +68,7 @@ headers:
 	@$(H)/headers.sh
 
 selftests: headers
+	@. $(H)/common.sh && need_pkgs liburing-dev
 	@$(MAKE) -s -C selftests BUILD=$(BUILD)
 
 mm-selftests: headers

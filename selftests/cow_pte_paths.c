@@ -23,6 +23,8 @@
 #include <sys/uio.h>
 #include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
+#include <liburing.h>
+#include <setjmp.h>
 
 #include "kselftest_harness.h"
 #include "cowpte_util.h"
@@ -122,10 +124,9 @@ static long actor(char **mem, size_t len, act_fn act, uint64_t gen,
 static long bystander(char *mem, size_t len, side_fn check, uint64_t gen,
 		      const char *who)
 {
-	long bad = check_range(mem, mem, len, 1, who);
+	long bad = check ? !!check(mem, len) : 0;
 
-	if (check)
-		bad += check(mem, len) ? 1 : 0;
+	bad += check_range(mem, mem, len, 1, who);
 	stamp_range(mem, mem, len, gen);
 	return bad + check_range(mem, mem, len, gen, who);
 }
@@ -922,7 +923,12 @@ static long check_ksm(char *mem, size_t len)
 
 TEST_F(paths, ksm_merge_unmerge)
 {
-	if (ksm_read("run") < 0)
+	long to_scan = ksm_read("pages_to_scan");
+	long sleep_ms = ksm_read("sleep_millisecs");
+	long run = ksm_read("run");
+	char val[32];
+
+	if (run < 0)
 		SKIP(return, "no KSM");
 	ASSERT_EQ(0, ksm_write("pages_to_scan", "4096"));
 	ASSERT_EQ(0, ksm_write("sleep_millisecs", "10"));
@@ -961,7 +967,14 @@ TEST_F(paths, ksm_merge_unmerge)
 		stamp_range(mem, mem, REGION_SZ, 2);
 		EXPECT_EQ(0, check_range(mem, mem, REGION_SZ, 2, "parent"));
 	}
-	ksm_write("run", "2");
+	/* Unmerge everything, then leave KSM as it was. */
+	EXPECT_EQ(0, ksm_write("run", "2"));
+	snprintf(val, sizeof(val), "%ld", run == 1 ? 1L : 0L);
+	EXPECT_EQ(0, ksm_write("run", val));
+	snprintf(val, sizeof(val), "%ld", to_scan);
+	EXPECT_EQ(0, ksm_write("pages_to_scan", val));
+	snprintf(val, sizeof(val), "%ld", sleep_ms);
+	EXPECT_EQ(0, ksm_write("sleep_millisecs", val));
 }
 
 /* --- GUP: vmsplice ---------------------------------------------------- */
@@ -1238,6 +1251,127 @@ TEST_F(paths, odirect_read_write)
 	ONE_SIDE(NULL, act_odirect, NULL);
 }
 
+/*
+ * io_uring fixed buffers: registering pins the pages for writing. A read
+ * into the buffer lands in the registering side only.
+ */
+static long act_io_uring_fixed(char **mem, size_t len)
+{
+	struct iovec iov = { *mem + TABLE_SZ, 64 * PAGE_SZ };
+	char *src = region_alloc(TABLE_SZ);
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	char path[] = "/tmp/cowpte-uring-XXXXXX";
+	long bad;
+	int fd, ret;
+
+	if (!src)
+		return fail("mmap");
+	stamp_range(src, src, iov.iov_len, 7);
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, src, iov.iov_len) != (ssize_t)iov.iov_len)
+		return fail("temporary file");
+	unlink(path);
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (ret) {
+		errno = -ret;
+		return fail("io_uring_queue_init");
+	}
+	ret = io_uring_register_buffers(&ring, &iov, 1);
+	if (ret) {
+		errno = -ret;
+		return fail("io_uring_register_buffers");
+	}
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read_fixed(sqe, fd, iov.iov_base, iov.iov_len, 0, 0);
+	io_uring_submit(&ring);
+	ret = io_uring_wait_cqe(&ring, &cqe);
+	if (ret || cqe->res != (int)iov.iov_len) {
+		errno = ret ? -ret : EIO;
+		return fail("READ_FIXED");
+	}
+	io_uring_cqe_seen(&ring, cqe);
+	io_uring_queue_exit(&ring);
+	close(fd);
+	/* The file holds what was stamped at @src. */
+	bad = 0;
+	for (size_t off = 0; off < iov.iov_len; off += PAGE_SZ)
+		bad += memcmp((char *)iov.iov_base + off, src + off, PAGE_SZ) != 0;
+	munmap(src, TABLE_SZ);
+	stamp_range(*mem, iov.iov_base, iov.iov_len, 1);
+	return bad + check_range(*mem, *mem, len, 1, "after io_uring");
+}
+
+TEST_F(paths, io_uring_fixed_buffers)
+{
+	ONE_SIDE(NULL, act_io_uring_fixed, NULL);
+}
+
+/* --- memory failure ------------------------------------------------------ */
+
+static sigjmp_buf sigbus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Whether reading @p raises SIGBUS. */
+static bool read_sigbus(char *p)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	bool bus = false;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(sigbus_jmp, 1))
+		bus = true;
+	else
+		(void)*(volatile char *)p;
+	sigaction(SIGBUS, &old, NULL);
+	return bus;
+}
+
+/*
+ * A page that fails (MADV_HWPOISON) is gone for both processes, as with
+ * stock fork where they share it; every other page is intact.
+ */
+#define POISONED(mem)	((mem) + TABLE_SZ + 17 * PAGE_SZ)
+
+static long act_hwpoison(char **mem, size_t len)
+{
+	long bad;
+
+	if (madvise(POISONED(*mem), PAGE_SZ, MADV_HWPOISON))
+		return fail("madvise(MADV_HWPOISON)");
+	bad = !read_sigbus(POISONED(*mem));
+	/* Replace the lost page so that the rest of the test can go on. */
+	if (mmap(POISONED(*mem), PAGE_SZ, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+	    MAP_FAILED)
+		return fail("mmap over the poisoned page");
+	stamp_range(*mem, POISONED(*mem), PAGE_SZ, 1);
+	return bad + check_range(*mem, *mem, len, 1, "around the poison");
+}
+
+static long check_hwpoison(char *mem, size_t len)
+{
+	long bad = !read_sigbus(POISONED(mem));
+
+	if (bad)
+		fprintf(stderr, "# the poisoned page is still readable\n");
+	if (mmap(POISONED(mem), PAGE_SZ, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return 1;
+	stamp_range(mem, POISONED(mem), PAGE_SZ, 1);
+	return bad;
+}
+
+TEST_F(paths, memory_failure)
+{
+	ONE_SIDE(NULL, act_hwpoison, check_hwpoison);
+}
+
 /* --- pkeys, brk, swapoff, OOM ------------------------------------------ */
 
 static long act_pkey(char **mem, size_t len)
@@ -1429,16 +1563,26 @@ static long act_khugepaged(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "after khugepaged");
 }
 
-TEST_F(paths, khugepaged_daemon)
+static int khugepaged_sleep(long ms)
 {
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/khugepaged/"
 			"scan_sleep_millisecs", "w");
 
 	if (!f)
+		return -1;
+	fprintf(f, "%ld", ms);
+	return fclose(f);
+}
+
+TEST_F(paths, khugepaged_daemon)
+{
+	long sleep_ms = khugepaged_read("scan_sleep_millisecs");
+
+	if (sleep_ms < 0 || khugepaged_sleep(10))
 		SKIP(return, "no khugepaged");
-	fputs("10", f);
-	fclose(f);
 	ONE_SIDE(NULL, act_khugepaged, NULL);
+	/* A fast khugepaged would collapse what later tests split. */
+	EXPECT_EQ(0, khugepaged_sleep(sleep_ms));
 }
 
 /* --- page allocation failures ----------------------------------------- */

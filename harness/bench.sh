@@ -444,13 +444,17 @@ host() {
 		echo "  stock kernel: $stock_kernel (sha256 $(sha256sum "$stock_kernel" | cut -c1-12)), 4G guests" >>"$DIR/host.txt"
 		local boots=${STOCK_BOOTS:-$([ "$quick" = 1 ] && echo 1 || echo 2)}
 		[[ "$boots" =~ ^[1-9]$ ]] || die "STOCK_BOOTS must be 1..9"
+		rm -f "$DIR"/stockpath-*.tsv "$DIR"/env-stockpath-*.txt
+		# Which kernel boots first alternates, so a drift in the machine's
+		# load does not always favour the same one.
 		for ((i = 1; i <= boots; i++)); do
-			note "stock path $i/$boots: patched kernel, COW PTE off"
-			boot "$kernel" 4G "$BUILD/runs/bench-sp-patched" stockpath "patched-$i" ||
-				fails=$((fails + 1))
-			note "stock path $i/$boots: unpatched kernel"
-			boot "$stock_kernel" 4G "$BUILD/runs/bench-sp-stock" stockpath "stock-$i" ||
-				fails=$((fails + 1))
+			local order="patched stock" k
+			[ $((i % 2)) = 0 ] && order="stock patched"
+			for k in $order; do
+				note "stock path $i/$boots: $k kernel"
+				boot "$([ $k = patched ] && echo "$kernel" || echo "$stock_kernel")" 4G \
+					"$BUILD/runs/bench-sp-$k" stockpath "$k-$i" || fails=$((fails + 1))
+			done
 		done
 	fi
 

@@ -14,7 +14,7 @@
 # Settings (environment; the Makefile passes them through):
 #   BENCH          comma-separated subset of micro,redis,prefork,afl,stockpath
 #                  (default: all of them)
-#   QUICK=1        shorter runs and less memory, for a first look (~10 min)
+#   QUICK=1        shorter runs and less memory, for a first look
 #   KERNEL         the COW PTE bzImage to boot (default: build the release one)
 #   STOCK_KERNEL   the unpatched bzImage (default: build/out/stock, built if missing)
 #   MEM            guest memory for the main boot (default 10G, QUICK 4G)

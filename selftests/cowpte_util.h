@@ -181,6 +181,50 @@ static inline long meminfo(const char *name)
 }
 
 /*
+ * What a test must leave as it found it, checked once its children are gone
+ * and its region is unmapped:
+ *  - every reference to a shared table that fork handed out was given back,
+ *    by a copy or a drop (cow_pte_shared == cow_pte_copied + cow_pte_dropped,
+ *    counted since the baseline); exact, whatever else the system does;
+ *  - with COW PTE, tables really were shared, so the test exercised sharing
+ *    and not the stock path; without it, nothing was shared;
+ *  - page tables and anonymous memory did not grow. Only growth is a leak;
+ *    the slack covers what glibc and the harness keep (thread stacks, stdio
+ *    buffers, page tables of the test process itself).
+ */
+struct baseline {
+	long shared, copied, dropped;
+	long page_tables;
+	long anon;
+};
+
+static inline void baseline_take(struct baseline *b)
+{
+	b->shared = vmstat("cow_pte_shared");
+	b->copied = vmstat("cow_pte_copied");
+	b->dropped = vmstat("cow_pte_dropped");
+	b->page_tables = meminfo("PageTables");
+	b->anon = meminfo("AnonPages");
+}
+
+/* For a kselftest teardown: @min_shared tables or more shared (0: none). */
+#define EXPECT_BASELINE(b, min_shared, anon_kb) do {			\
+	long __shared = vmstat("cow_pte_shared") - (b)->shared;	\
+	long __ended = vmstat("cow_pte_copied") - (b)->copied +	\
+		       vmstat("cow_pte_dropped") - (b)->dropped;	\
+	long __min = (min_shared);					\
+									\
+	if (__min) {							\
+		EXPECT_LE(__min, __shared);				\
+	} else {							\
+		EXPECT_EQ(0, __shared);					\
+	}								\
+	EXPECT_EQ(__shared, __ended);					\
+	EXPECT_GE(64, meminfo("PageTables") - (b)->page_tables);	\
+	EXPECT_GE(anon_kb, meminfo("AnonPages") - (b)->anon);		\
+} while (0)
+
+/*
  * Switch COW PTE on for later forks of this process. Returns 0 on success,
  * -1 with errno when the kernel does not have it.
  */

@@ -114,10 +114,16 @@ static inline void event_signal(struct event *e)
 		_exit(90);
 }
 
+/*
+ * The waiter gives up its write end first, so that a signaller that dies
+ * ends the wait with EOF instead of leaving the waiter (and the pipe to
+ * the test runner it holds) behind forever.
+ */
 static inline void event_wait(struct event *e)
 {
 	char c;
 
+	close(e->fd[1]);
 	if (read(e->fd[0], &c, 1) != 1)
 		_exit(91);
 }

@@ -725,7 +725,8 @@ static long act_compact(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "compacted");
 }
 
-TEST_F(paths, migrate_compaction)
+/* Waits for daemons or walks all memory: slow on the debug kernel. */
+TEST_F_TIMEOUT(paths, migrate_compaction, 300)
 {
 	ONE_SIDE(NULL, act_compact, NULL);
 }
@@ -907,7 +908,8 @@ static long check_ksm(char *mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, ksm_merge_unmerge)
+/* Waits for daemons or walks all memory: slow on the debug kernel. */
+TEST_F_TIMEOUT(paths, ksm_merge_unmerge, 300)
 {
 	long to_scan = ksm_read("pages_to_scan");
 	long sleep_ms = ksm_read("sleep_millisecs");
@@ -1449,7 +1451,8 @@ static long act_swapoff(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "after swapoff");
 }
 
-TEST_F(paths, swapoff)
+/* Waits for daemons or walks all memory: slow on the debug kernel. */
+TEST_F_TIMEOUT(paths, swapoff, 300)
 {
 	FILE *f = fopen("/proc/swaps", "r");
 	char line[256];
@@ -1567,7 +1570,8 @@ static int khugepaged_sleep(long ms)
 	return fclose(f);
 }
 
-TEST_F(paths, khugepaged_daemon)
+/* Waits for daemons or walks all memory: slow on the debug kernel. */
+TEST_F_TIMEOUT(paths, khugepaged_daemon, 300)
 {
 	long sleep_ms = khugepaged_read("scan_sleep_millisecs");
 

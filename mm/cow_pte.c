@@ -338,7 +338,8 @@ static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
 	pmd_t orig;
 
 again:
-	new = __pte_alloc_one(mm, gfp);
+	/* Entries left none in the copy must read as none. */
+	new = __pte_alloc_one(mm, gfp | __GFP_ZERO);
 	if (!new)
 		return -ENOMEM;
 

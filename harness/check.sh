@@ -42,7 +42,7 @@ boot() {	# $1: variant, $2: command; the logs land in $BUILD/runs/check-$1
 mkdir -p "$BUILD/runs"
 sel='SELFTESTS_LOG=/run/out/selftests.log harness/selftests.sh >/dev/null; echo $? >/run/out/selftests.rc'
 NUMA=1 boot release "$sel; harness/mm-selftests.sh guest $(echo $MM_CATEGORIES) >/run/out/mm.tap; cp /tmp/mm.log /run/out/mm.log"
-CMDLINE="page_table_check=on debug_pagealloc=on" NUMA=0 boot debug "$sel"
+CMDLINE="page_table_check=on" NUMA=0 boot debug "$sel"
 
 for v in release debug; do
 	share=$BUILD/runs/check-$v/share

@@ -87,7 +87,7 @@ cp "$LOG/share/dmesg" "$LOG/dmesg" 2>/dev/null
 pattern='BUG:|WARNING:|Oops|KASAN|UBSAN|kernel BUG|general protection fault|'
 pattern+='possible circular locking|possible recursive locking|inconsistent lock state|'
 pattern+='suspicious RCU usage|Bad rss-counter|Bad page map|Bad page state|'
-pattern+='non-zero pgtables_bytes|page_table_check|Kernel panic|list_add corruption|'
+pattern+='non-zero pgtables_bytes|Kernel panic|list_add corruption|'
 pattern+='list_del corruption|stack-protector|rcu_preempt detected stalls|blocked for more than'
 if splat=$(cat "$LOG/dmesg" 2>/dev/null | grep -E "$pattern" | sort -u) &&
    [ -n "$splat" ]; then

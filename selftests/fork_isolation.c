@@ -378,7 +378,8 @@ TEST_F(fork, three_levels)
 }
 
 /* Many children of one parent, each writing one page of its own. */
-TEST_F(fork, hundred_children)
+/* Slow under page_table_check and KASAN: more than the default 30 s. */
+TEST_F_TIMEOUT(fork, hundred_children, 300)
 {
 	pid_t pids[100];
 	int i;
@@ -440,7 +441,8 @@ TEST_F(fork, proc_mem_write_in_child)
 	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1, "parent"));
 }
 
-TEST_F(fork, proc_mem_write_in_parent)
+/* Slow under page_table_check and KASAN: more than the default 30 s. */
+TEST_F_TIMEOUT(fork, proc_mem_write_in_parent, 300)
 {
 	struct event written;
 	pid_t pid;

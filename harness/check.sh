@@ -77,6 +77,10 @@ if [ -s "$mm" ]; then
 		minus=$(grep -c '^-[A-Z]' "$mm.diff") plus=$(grep -c '^+[A-Z]' "$mm.diff")
 		n=$(( minus > plus ? minus : plus ))
 		failed=$((failed + (n > 0 ? n : 1)))
+		sed -n 's/^+FAIL //p' "$mm.diff" | while read -r t; do
+			echo "  $t printed:"
+			"$TOP/harness/mm-selftests.sh" explain "${mm%.tap}.log" "$t"
+		done
 	fi
 else
 	echo "mm kselftests: no results"

@@ -7,6 +7,7 @@
 #        mm-selftests.sh guest CATEGORIES...   (inside the guest: run them,
 #                                                print one "RESULT name" line each)
 #        mm-selftests.sh compare RESULTS EXPECTED  (on the host)
+#        mm-selftests.sh explain LOG NAME  (what a failing test printed)
 set -eo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -56,7 +57,25 @@ compare)
 	fi
 	echo "mm kselftests match $expected ($(wc -l <"$results.got") tests)"
 	;;
+explain)
+	# run_vmtests.sh frames each test with "# running ./NAME" and the
+	# "ok/not ok N NAME" line; CI keeps only our output, so show the
+	# failing subtests and the end of what the test printed.
+	log=$2 name=$3
+	awk -v name="$name" '
+		$0 == "# running ./" name { on = 1; n = 0; next }
+		on && $0 ~ /^(not )?ok [0-9]+ / { on = 0; exit }
+		on { buf[n++] = $0 }
+		END {
+			for (i = 0; i < n; i++)
+				if (buf[i] ~ /not ok|[Ff]ail|[Ee]rror|[Ee]xpected/)
+					print "    " buf[i]
+			print "    --- last lines ---"
+			for (i = (n > 15 ? n - 15 : 0); i < n; i++)
+				print "    " buf[i]
+		}' "$log"
+	;;
 *)
-	die "usage: mm-selftests.sh build | guest CATEGORIES | compare RESULTS EXPECTED"
+	die "usage: mm-selftests.sh build | guest CATEGORIES | compare RESULTS EXPECTED | explain LOG NAME"
 	;;
 esac

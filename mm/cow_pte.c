@@ -591,10 +591,33 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	return true;
 }
 
+/*
+ * "cow_pte=force" on the command line: every program starts with the mode
+ * on, as if it had opted in. A testing aid, so that test suites written
+ * without COW PTE in mind (the upstream mm selftests) exercise it on every
+ * fork; not meant for production. A process can still switch it off.
+ */
+static bool cow_pte_forced __ro_after_init;
+
+static int __init cow_pte_setup(char *str)
+{
+	if (!str || strcmp(str, "force")) {
+		pr_warn("cow_pte: unknown option '%s', expected 'force'\n",
+			str ? str : "");
+		return -EINVAL;
+	}
+	cow_pte_forced = true;
+	pr_info("cow_pte: forced on for every process (testing aid)\n");
+	return 0;
+}
+early_param("cow_pte", cow_pte_setup);
+
 /* Over execve the mode survives only if the process asked for it to. */
 void cow_pte_exec_mm(struct mm_struct *mm)
 {
-	if (!test_bit(MMF_COW_PTE_EXEC, &mm->flags))
+	if (cow_pte_forced)
+		set_bit(MMF_COW_PTE, &mm->flags);
+	else if (!test_bit(MMF_COW_PTE_EXEC, &mm->flags))
 		clear_bit(MMF_COW_PTE, &mm->flags);
 }
 

@@ -23,16 +23,22 @@ VARIANT := release
 endif
 export VARIANT CMD MEM SMP NUMA CMDLINE TIMEOUT DEMO_MIB KERNEL
 export BENCH QUICK RUNS STOCK_KERNEL STOCK_BOOTS RESULTS
+# make stress SECONDS=N SEED=S CYCLES=N (bash treats $SECONDS specially).
+export STRESS_SECONDS := $(SECONDS)
+export STRESS_SEED := $(SEED)
+export STRESS_CYCLES := $(CYCLES)
 
 H := $(CURDIR)/harness
 
 .PHONY: help tree export export-check headers kernel kernels run selftests \
-	mm-selftests benchmarks demo check clean bench
+	mm-selftests benchmarks demo check clean bench stress
 
 help:
 	@echo "make demo            build, boot and run the fork demo (start here)"
 	@echo "                     options: DEMO_MIB=1024"
 	@echo "make check           build both kernels and run every test (what CI runs)"
+	@echo "make stress          the randomized stress test on the debug kernel"
+	@echo "                     options: SECONDS=1800 SEED=... CYCLES=100000 (leak check)"
 	@echo "make run CMD='...'   boot a kernel and run CMD as root in this folder"
 	@echo "                     options: DEBUG=1 STOCK=1 MEM=4G SMP=2 NUMA=1 CMDLINE=... TIMEOUT=s"
 	@echo "make kernel          build the kernel chosen by DEBUG=1 / STOCK=1 (release by default)"
@@ -85,6 +91,9 @@ check: selftests mm-selftests
 
 bench:
 	@$(H)/bench.sh
+
+stress: selftests
+	@$(H)/stress.sh
 
 clean:
 	rm -rf $(BUILD)/out $(BUILD)/runs $(BUILD)/mm-selftests

@@ -34,9 +34,6 @@
 #define REGION_SZ	(NR_TABLES * TABLE_SZ)
 #define NR_PAGES	(REGION_SZ / PAGE_SZ)
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
 
 /* The process on the other side of the fork, for acts that reach it. */
 static pid_t other_pid;

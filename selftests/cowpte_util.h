@@ -26,6 +26,10 @@
 #define PR_COW_PTE_ON_EXEC	2
 #endif
 
+#ifndef MADV_COLLAPSE		/* glibc before 2.37 */
+#define MADV_COLLAPSE		25
+#endif
+
 #define PAGE_SZ		4096UL
 #define TABLE_SZ	(2UL << 20)	/* memory mapped by one PTE table on x86-64 */
 

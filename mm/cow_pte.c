@@ -182,6 +182,57 @@ static void add_rss(struct mm_struct *mm, int *rss, int sign)
 }
 
 /*
+ * Fork takes the exclusive mark off every anonymous page it shares, so that
+ * a reference taken before the fork (vmsplice, a plain GUP) keeps the data
+ * of that moment: the next write to the page, by either side, copies it.
+ * Sharing the table deferred that, and when the last sharer takes the table
+ * over the pages would still carry the marks the parent set. A write by a
+ * child would then land in a page the parent's pipe still reads.
+ *
+ * So the marks go where someone may hold the page outside its mappings,
+ * and those entries lose write permission, for do_wp_page() to decide
+ * again. A page nobody else holds stays exclusive and writable, which keeps
+ * reuse cheap; nothing can take a new reference while the table is shared,
+ * as GUP breaks shared tables first. Exclusive swap entries always lose the
+ * mark: do_swap_page() then reuses the page only if nobody else holds it.
+ * The PMD entry is still read-only, so no TLB holds a writable entry.
+ */
+static void table_unexclusive(struct vm_area_struct *vma, pte_t *ptep,
+			      unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	int i;
+
+	for (i = 0; i < PTRS_PER_PTE; i++, ptep++, addr += PAGE_SIZE) {
+		pte_t pte = ptep_get(ptep);
+		struct folio *folio;
+		struct page *page;
+		long held;
+
+		if (pte_none(pte))
+			continue;
+		if (!pte_present(pte)) {
+			if (pte_swp_exclusive(pte) &&
+			    !non_swap_entry(pte_to_swp_entry(pte)))
+				set_pte_at(mm, addr, ptep,
+					   pte_swp_clear_exclusive(pte));
+			continue;
+		}
+		page = vm_normal_page(vma, addr, pte);
+		if (!page || !PageAnon(page) || !PageAnonExclusive(page))
+			continue;
+		folio = page_folio(page);
+		held = folio_mapcount(folio);
+		if (folio_test_swapcache(folio))
+			held += folio_nr_pages(folio);
+		if (folio_ref_count(folio) <= held)
+			continue;
+		ClearPageAnonExclusive(page);
+		ptep_set_wrprotect(mm, addr, ptep);
+	}
+}
+
+/*
  * The last sharer keeps the table: no copy, just make it writable again and
  * take over its accounting. Called with the PMD lock and the table lock.
  */
@@ -200,6 +251,7 @@ static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
 			mm_track_swap(mm);
 	}
 	table->pt_cow_owner = NULL;
+	table_unexclusive(vma, ptdesc_address(table), start);
 	/* Upgrading the permission needs no TLB flush. */
 	set_pmd(pmd, pmd_set_flags(orig, _PAGE_RW));
 	count_vm_event(COW_PTE_REUSE);

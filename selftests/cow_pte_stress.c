@@ -97,6 +97,9 @@ static struct timespec deadline;
 static bool injecting;
 static char zram_path[32];
 
+static void run_worker(struct worker *w, long max_steps);
+static void op_fork(struct worker *w);
+
 static uint64_t next_rand(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
@@ -374,6 +377,9 @@ static void op_vmsplice(struct worker *w, unsigned long i)
 	w->spliced[w->nspliced].tag = w->tag[i];
 	w->spliced[w->nspliced].maybe_zero = w->st[i] & P_MAYBE_ZERO;
 	w->nspliced++;
+	/* Half the time a child that may write the page comes first. */
+	if (pick(w, 2))
+		op_fork(w);
 	op_munmap(w, i, 1);
 }
 
@@ -514,7 +520,6 @@ static void op_odirect(struct worker *w, unsigned long i, unsigned long n)
 	}
 }
 
-static void run_worker(struct worker *w, long max_steps);
 
 static bool reap_kids(struct worker *w, bool all)
 {

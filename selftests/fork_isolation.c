@@ -291,6 +291,61 @@ TEST_F(fork, dontneed_in_child)
 	dontneed_one_side(_metadata, self->mem, true);
 }
 
+/*
+ * vmsplice() before fork: the pipe keeps the page as it was, and no write
+ * after the fork reaches it, whichever side writes. Stock fork takes the
+ * page's exclusive mark off for that; a shared table must not bring the
+ * mark back when its last sharer takes the table over.
+ */
+static void splice_before_fork(struct __test_metadata *_metadata, char *mem,
+			       bool parent_leaves)
+{
+	char *page = mem + 3 * TABLE_SZ + 5 * PAGE_SZ;
+	struct iovec iov = { page, PAGE_SZ };
+	uint64_t buf[PAGE_SZ / 8];
+	struct event left;
+	int fds[2];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(fds));
+	ASSERT_EQ(PAGE_SZ, vmsplice(fds[1], &iov, 1, 0));
+	ASSERT_EQ(0, event_init(&left));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (!parent_leaves)
+			_exit(0);
+		event_wait(&left);
+		/* The child is the last to map the tables now. */
+		stamp_range(mem, mem, REGION_SZ, 2);
+		_exit(bad_to_code(check_range(mem, mem, REGION_SZ, 2, "child")));
+	}
+	if (parent_leaves) {
+		ASSERT_EQ(0, munmap(mem, REGION_SZ));
+		event_signal(&left);
+		EXPECT_EQ(0, reap(pid));
+	} else {
+		EXPECT_EQ(0, reap(pid));
+		stamp_range(mem, mem, REGION_SZ, 2);
+		EXPECT_EQ(0, check_range(mem, mem, REGION_SZ, 2, "parent"));
+	}
+	ASSERT_EQ(PAGE_SZ, read(fds[0], buf, PAGE_SZ));
+	EXPECT_EQ(stamp(mem, page, 1), buf[0]);
+	EXPECT_EQ(stamp(mem, page, 1), buf[PAGE_SZ / 8 - 1]);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+TEST_F(fork, vmsplice_before_fork_parent_leaves)
+{
+	splice_before_fork(_metadata, self->mem, true);
+}
+
+TEST_F(fork, vmsplice_before_fork_child_leaves)
+{
+	splice_before_fork(_metadata, self->mem, false);
+}
+
 /* The parent exits before its child, which must keep its memory intact. */
 TEST_F(fork, parent_exits_first)
 {

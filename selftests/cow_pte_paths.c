@@ -715,6 +715,71 @@ TEST_F(paths, migrate_mbind)
 	ONE_SIDE(NULL, act_mbind, NULL);
 }
 
+/*
+ * NUMA balancing only hints: its scanner skips shared tables instead of
+ * breaking them (change_pmd_range), and still scans the rest of the mm.
+ */
+#define NUMA_SYSCTL	"/proc/sys/kernel/numa_balancing"
+#define NUMA_DEBUGFS	"/sys/kernel/debug/sched/numa_balancing/"
+
+/* Set by the tests that need it: whether the tables are shared. */
+static bool sharing;
+
+static long act_numa_scan(char **mem, size_t len)
+{
+	long updates = vmstat("numa_pte_updates");
+	long copied = vmstat("cow_pte_copied");
+	long bad = 0;
+	int pass;
+
+	/* Read (never write) the region while the scanner runs on this mm. */
+	for (pass = 0; pass < 100; pass++) {
+		bad += check_range(*mem, *mem, len, 1, "scanned");
+		if (pass >= 10 && vmstat("numa_pte_updates") > updates)
+			break;
+		usleep(50000);
+	}
+	if (vmstat("numa_pte_updates") == updates) {
+		fprintf(stderr, "# the NUMA scanner did not run\n");
+		bad++;
+	}
+	if (sharing && vmstat("cow_pte_copied") != copied) {
+		fprintf(stderr, "# NUMA balancing broke %ld shared tables\n",
+			vmstat("cow_pte_copied") - copied);
+		bad++;
+	}
+	return bad;
+}
+
+TEST_F_TIMEOUT(paths, numa_balancing_scan, 120)
+{
+	static const char *const knobs[] = { "scan_delay_ms",
+					     "scan_period_min_ms" };
+	long old[2], enabled = knob_read(NUMA_SYSCTL);
+	char path[128], val[32];
+
+	if (nodes_with_memory() < 2)
+		SKIP(return, "needs two NUMA nodes (make run NUMA=1)");
+	if (enabled < 0)
+		SKIP(return, "no NUMA balancing");
+	for (int k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), NUMA_DEBUGFS "%s", knobs[k]);
+		old[k] = knob_read(path);
+		ASSERT_LE(0, old[k]);
+		ASSERT_EQ(0, knob_write(path, k ? "100" : "0"));
+	}
+	ASSERT_EQ(0, knob_write(NUMA_SYSCTL, "1"));
+	sharing = variant->cow_pte;
+	ONE_SIDE(NULL, act_numa_scan, NULL);
+	snprintf(val, sizeof(val), "%ld", enabled);
+	EXPECT_EQ(0, knob_write(NUMA_SYSCTL, val));
+	for (int k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), NUMA_DEBUGFS "%s", knobs[k]);
+		snprintf(val, sizeof(val), "%ld", old[k]);
+		EXPECT_EQ(0, knob_write(path, val));
+	}
+}
+
 static long act_compact(char **mem, size_t len)
 {
 	int fd = open("/proc/sys/vm/compact_memory", O_WRONLY);
@@ -837,36 +902,128 @@ TEST_F(paths, userfaultfd_move)
 	ONE_SIDE(NULL, act_uffd_move, NULL);
 }
 
+/* --- uprobes ---------------------------------------------------------- */
+
+/*
+ * A uprobe's breakpoint lives in a text page, a private file mapping, which
+ * is never in a shared table: only private anonymous memory is. So the
+ * probe must fire in both processes, and their data stay their own.
+ */
+#define TRACEFS		"/sys/kernel/tracing/"
+#define PROBE_CALLS	100
+
+static __attribute__((noinline)) int probed(int x)
+{
+	asm volatile("" : "+r"(x));
+	return x * 3 + 1;
+}
+
+static long call_probed(void)
+{
+	long bad = 0;
+
+	for (int i = 0; i < PROBE_CALLS; i++)
+		bad += probed(i) != i * 3 + 1;
+	return bad;
+}
+
+static long act_uprobe(char **mem, size_t len)
+{
+	return call_probed() + check_range(*mem, *mem, len, 1, "probed");
+}
+
+static long check_uprobe(char *mem, size_t len)
+{
+	return call_probed();
+}
+
+/* Where @fn is in the executable's file, from /proc/self/maps. */
+static long file_offset(void *fn, char *exe, size_t size)
+{
+	unsigned long start, end, pgoff, addr = (unsigned long)fn;
+	char line[512], perms[8], path[256];
+	long off = -1;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %255s", &start, &end,
+			   perms, &pgoff, path) == 5 &&
+		    addr >= start && addr < end) {
+			off = addr - start + pgoff;
+			snprintf(exe, size, "%s", path);
+		}
+	fclose(f);
+	return off;
+}
+
+static long uprobe_hits(void)
+{
+	char line[512], name[64];
+	long hits = -1, n;
+	FILE *f = fopen(TRACEFS "uprobe_profile", "r");
+
+	if (!f)
+		return -1;
+	/* "  FILE EVENT HITS", the event without its group. */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %63s %ld", name, &n) == 2 &&
+		    !strcmp(name, "probed"))
+			hits = n;
+	fclose(f);
+	return hits;
+}
+
+/* uprobe_events opened for writing without O_APPEND drops every probe. */
+static int uprobe_event(const char *cmd)
+{
+	int fd = open(TRACEFS "uprobe_events", O_WRONLY | O_APPEND);
+	ssize_t len = strlen(cmd);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, cmd, len) == len ? 0 : -1;
+	return close(fd) || ret ? -1 : 0;
+}
+
+TEST_F(paths, uprobe_in_text)
+{
+	char exe[256], probe[512];
+	long off = file_offset((void *)probed, exe, sizeof(exe));
+
+	if (off < 0 || access(TRACEFS "uprobe_events", W_OK))
+		SKIP(return, "no uprobe events in tracefs");
+	snprintf(probe, sizeof(probe), "p:cowpte_paths/probed %s:%#lx", exe,
+		 off);
+	ASSERT_EQ(0, uprobe_event(probe));
+	ASSERT_EQ(0, knob_write(TRACEFS "events/cowpte_paths/probed/enable",
+				"1"));
+	ONE_SIDE(NULL, act_uprobe, check_uprobe);
+	/* Both sides ran the probed function through the breakpoint. */
+	EXPECT_EQ(2 * PROBE_CALLS, uprobe_hits());
+	EXPECT_EQ(0, knob_write(TRACEFS "events/cowpte_paths/probed/enable",
+				"0"));
+	EXPECT_EQ(0, uprobe_event("-:cowpte_paths/probed"));
+}
+
 /* --- KSM -------------------------------------------------------------- */
 
 static long ksm_read(const char *name)
 {
 	char path[96];
-	long v = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
+	return knob_read(path);
 }
 
 static int ksm_write(const char *name, const char *val)
 {
 	char path[96];
-	FILE *f;
-	int ret;
 
 	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
-	f = fopen(path, "w");
-	if (!f)
-		return -1;
-	ret = fputs(val, f) < 0 ? -1 : 0;
-	return fclose(f) || ret ? -1 : 0;
+	return knob_write(path, val);
 }
 
 /* Pages of equal content before fork, for KSM to merge afterwards. */
@@ -877,25 +1034,59 @@ static long prep_ksm(char *mem, size_t len)
 	return 0;
 }
 
-/* Let ksmd merge the region, wait for two full scans, then unmerge. */
-static long act_ksm(char **mem, size_t len)
+/* Wait for two full scans of ksmd, then check the region. */
+static long ksm_settle(char **mem, size_t len)
 {
 	long scans, bad = 0;
 
-	if (madvise(*mem, len, MADV_MERGEABLE))
-		return fail("madvise(MADV_MERGEABLE)");
 	scans = ksm_read("full_scans");
 	for (int i = 0; i < 600 && ksm_read("full_scans") < scans + 2; i++)
 		usleep(50000);
 	for (char *p = *mem; p < *mem + len; p += PAGE_SZ)
 		bad += *(volatile char *)p != (p < *mem + len / 2 ? 0x11 : 0x22);
-	if (madvise(*mem, len, MADV_UNMERGEABLE))
-		return fail("madvise(MADV_UNMERGEABLE)");
+	return bad;
+}
+
+static long ksm_check_unmerged(char **mem, size_t len)
+{
+	long bad = 0;
+
 	for (char *p = *mem; p < *mem + len; p += PAGE_SZ)
 		bad += *(volatile char *)(p + 7) != (p < *mem + len / 2 ?
 						     0x11 : 0x22);
 	/* The bystander checks generation 1. */
 	return bad;
+}
+
+/* Let ksmd merge the region, then unmerge it. */
+static long act_ksm(char **mem, size_t len)
+{
+	long bad;
+
+	if (madvise(*mem, len, MADV_MERGEABLE))
+		return fail("madvise(MADV_MERGEABLE)");
+	bad = ksm_settle(mem, len);
+	if (madvise(*mem, len, MADV_UNMERGEABLE))
+		return fail("madvise(MADV_UNMERGEABLE)");
+	return bad + ksm_check_unmerged(mem, len);
+}
+
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#endif
+
+/* The same for the whole process: prctl(PR_SET_MEMORY_MERGE). */
+static long act_ksm_prctl(char **mem, size_t len)
+{
+	long bad;
+
+	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		return fail("prctl(PR_SET_MEMORY_MERGE, 1)");
+	bad = ksm_settle(mem, len);
+	/* Switching it off unmerges every page of the process. */
+	if (prctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0))
+		return fail("prctl(PR_SET_MEMORY_MERGE, 0)");
+	return bad + ksm_check_unmerged(mem, len);
 }
 
 static long check_ksm(char *mem, size_t len)
@@ -908,8 +1099,8 @@ static long check_ksm(char *mem, size_t len)
 	return bad;
 }
 
-/* Waits for daemons or walks all memory: slow on the debug kernel. */
-TEST_F_TIMEOUT(paths, ksm_merge_unmerge, 300)
+static void ksm_one_side(struct __test_metadata *_metadata, char *self_mem,
+			 bool child_acts, act_fn act)
 {
 	long to_scan = ksm_read("pages_to_scan");
 	long sleep_ms = ksm_read("sleep_millisecs");
@@ -922,11 +1113,11 @@ TEST_F_TIMEOUT(paths, ksm_merge_unmerge, 300)
 	ASSERT_EQ(0, ksm_write("sleep_millisecs", "10"));
 	ASSERT_EQ(0, ksm_write("run", "1"));
 	/* Both sides see the equal-content pattern, not the stamps. */
-	prep_ksm(self->mem, REGION_SZ);
+	prep_ksm(self_mem, REGION_SZ);
 	{
 		struct event acted;
 		pid_t pid;
-		char *mem = self->mem;
+		char *mem = self_mem;
 
 		ASSERT_EQ(0, event_init(&acted));
 		pid = fork();
@@ -934,8 +1125,8 @@ TEST_F_TIMEOUT(paths, ksm_merge_unmerge, 300)
 		if (pid == 0) {
 			long bad;
 
-			if (variant->child_acts) {
-				bad = act_ksm(&mem, REGION_SZ);
+			if (child_acts) {
+				bad = act(&mem, REGION_SZ);
 			} else {
 				event_wait(&acted);
 				bad = check_ksm(mem, REGION_SZ);
@@ -944,11 +1135,11 @@ TEST_F_TIMEOUT(paths, ksm_merge_unmerge, 300)
 			_exit(bad_to_code(bad + check_range(mem, mem, REGION_SZ,
 							    3, "child")));
 		}
-		if (variant->child_acts) {
+		if (child_acts) {
 			EXPECT_EQ(0, reap(pid));
 			EXPECT_EQ(0, check_ksm(mem, REGION_SZ));
 		} else {
-			EXPECT_EQ(0, act_ksm(&mem, REGION_SZ));
+			EXPECT_EQ(0, act(&mem, REGION_SZ));
 			event_signal(&acted);
 			EXPECT_EQ(0, reap(pid));
 		}
@@ -963,6 +1154,17 @@ TEST_F_TIMEOUT(paths, ksm_merge_unmerge, 300)
 	EXPECT_EQ(0, ksm_write("pages_to_scan", val));
 	snprintf(val, sizeof(val), "%ld", sleep_ms);
 	EXPECT_EQ(0, ksm_write("sleep_millisecs", val));
+}
+
+/* Waits for daemons or walks all memory: slow on the debug kernel. */
+TEST_F_TIMEOUT(paths, ksm_merge_unmerge, 300)
+{
+	ksm_one_side(_metadata, self->mem, variant->child_acts, act_ksm);
+}
+
+TEST_F_TIMEOUT(paths, ksm_prctl_memory_merge, 300)
+{
+	ksm_one_side(_metadata, self->mem, variant->child_acts, act_ksm_prctl);
 }
 
 /* --- GUP: vmsplice ---------------------------------------------------- */
@@ -1624,9 +1826,6 @@ static void fail_next(int times_fd, const char *n)
 	if (write(times_fd, n, strlen(n)) != (ssize_t)strlen(n))
 		_exit(92);
 }
-
-/* Set by the test: whether the tables are shared, so a break must fail. */
-static bool sharing;
 
 /*
  * With the next page allocation failing, mprotect and MADV_FREE of shared

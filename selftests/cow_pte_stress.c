@@ -7,7 +7,8 @@
  * process keeps a model of what each of its pages must hold and checks the
  * pages an operation touched after every step, and all of them before it
  * exits. A mismatch prints the seed, the process, the step, the operation
- * and the address.
+ * and the address. One fork in eight is a stock fork, which copies tables
+ * that earlier forks left shared.
  *
  * Each page holds a 64-bit tag at three offsets (0 = never written or
  * dropped). Tags carry the writer's lineage and step, so a page that shows
@@ -542,6 +543,7 @@ static bool reap_kids(struct worker *w, bool all)
 
 static void op_fork(struct worker *w)
 {
+	bool stock;
 	pid_t pid;
 	int n;
 
@@ -552,7 +554,16 @@ static void op_fork(struct worker *w)
 		return;
 	}
 	n = w->nkids;
+	/*
+	 * Now and then a stock fork: it copies tables that earlier forks
+	 * left shared with children still alive.
+	 */
+	stock = !pick(w, 8);
+	if (stock)
+		prctl(PR_SET_COW_PTE, PR_COW_PTE_OFF, 0, 0, 0);
 	pid = fork();
+	if (stock)
+		cow_pte_enable();
 	if (pid < 0) {
 		atomic_fetch_sub(&sh->procs, 1);
 		return;

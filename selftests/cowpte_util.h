@@ -234,6 +234,32 @@ static inline void baseline_take(struct baseline *b)
 	EXPECT_GE(anon_kb, meminfo("AnonPages") - (b)->anon);		\
 } while (0)
 
+/* A number from a sysfs, procfs or debugfs knob, or -1. */
+static inline long knob_read(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Write @val to a knob; 0 or -1. */
+static inline int knob_write(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0 ? -1 : 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
 /*
  * Switch COW PTE on for later forks of this process. Returns 0 on success,
  * -1 with errno when the kernel does not have it.

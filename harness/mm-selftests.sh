@@ -30,8 +30,13 @@ guest)
 	# run_vmtests.sh writes next to its binaries; the 9p root is read-only.
 	rm -rf /tmp/mm && cp -a "$MMDIR/mm" /tmp/mm
 	cd /tmp/mm
+	# How many tables the tests' forks shared (cow_pte=force), in /tmp/mm.shared.
+	shared() { awk '$1 == "cow_pte_shared" { print $2 }' /proc/vmstat; }
+	before=$(shared)
 	./run_vmtests.sh -t "$*" 2>&1 | tee /tmp/mm.log |
 		grep -E '^(not )?ok [0-9]+ ' || true
+	after=$(shared)
+	echo $(( ${after:-0} - ${before:-0} )) >/tmp/mm.shared
 	;;
 compare)
 	results=$2 expected=$3

@@ -58,7 +58,10 @@ if [ "${NUMA:-0}" = 1 ]; then
 	      -numa "node,nodeid=1,memdev=m1,cpus=$((SMP / 2))-$((SMP - 1))")
 fi
 
-append="console=ttyS0 loglevel=5 panic=-1 root=hostroot rootfstype=9p"
+# A large log buffer, so that thousands of lines from one test (the mm
+# kselftests' memory-failure cases) do not push an earlier splat out of the
+# dmesg that is checked below.
+append="console=ttyS0 loglevel=5 log_buf_len=16M panic=-1 root=hostroot rootfstype=9p"
 append+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
 append+=" init=$TOP/harness/guest-init.sh $CMDLINE"
 

@@ -32,10 +32,10 @@ tally() {	# $1: a "N passed, N failed, N skipped" line
 	passed=$((passed + ${p:-0})) failed=$((failed + ${f:-1})) skipped=$((skipped + ${s:-0}))
 }
 
-boot() {	# $1: variant, $2: command; the logs land in $BUILD/runs/check-$1
+boot() {	# $1: run (release, debug, or either -forced), $2: command; logs in $BUILD/runs/check-$1
 	local rc
 	note "booting the $1 kernel: $2"
-	LOG=$BUILD/runs/check-$1 VARIANT=$1 CMD="$2" "$TOP/harness/run.sh" \
+	LOG=$BUILD/runs/check-$1 VARIANT=${1%-forced} CMD="$2" "$TOP/harness/run.sh" \
 		>"$BUILD/runs/check-$1.out" 2>&1
 	rc=$?
 	cp "$BUILD/runs/check-$1.out" "$BUILD/runs/check-$1/output.log"

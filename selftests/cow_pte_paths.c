@@ -729,16 +729,22 @@ static long act_numa_scan(char **mem, size_t len)
 {
 	long updates = vmstat("numa_pte_updates");
 	long copied = vmstat("cow_pte_copied");
+	struct timespec t0, now;
 	long bad = 0;
-	int pass;
+	int pass = 0;
 
-	/* Read (never write) the region while the scanner runs on this mm. */
-	for (pass = 0; pass < 100; pass++) {
+	/*
+	 * Read (never write) the region while the scanner runs on this mm.
+	 * The scanner is started by this task's own CPU time, so keep busy,
+	 * for up to 60 s on a loaded machine.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
 		bad += check_range(*mem, *mem, len, 1, "scanned");
-		if (pass >= 10 && vmstat("numa_pte_updates") > updates)
+		if (++pass >= 10 && vmstat("numa_pte_updates") > updates)
 			break;
-		usleep(50000);
-	}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - t0.tv_sec < 60);
 	if (vmstat("numa_pte_updates") == updates) {
 		fprintf(stderr, "# the NUMA scanner did not run\n");
 		bad++;
@@ -751,7 +757,7 @@ static long act_numa_scan(char **mem, size_t len)
 	return bad;
 }
 
-TEST_F_TIMEOUT(paths, numa_balancing_scan, 120)
+TEST_F_TIMEOUT(paths, numa_balancing_scan, 300)
 {
 	static const char *const knobs[] = { "scan_delay_ms",
 					     "scan_period_min_ms" };

@@ -482,16 +482,32 @@ again:
  * @vma: the faulting VMA
  * @pmd: its PMD entry for @addr
  * @addr: the faulting address
+ * @flags: the fault's FAULT_FLAG_*
  *
  * Every fault that reaches a shared table is about to change it (fill a
  * none entry, COW or reuse a page, swap in, restore a NUMA hint or migration
  * entry), so it first gets the table for its mm alone.
+ *
+ * A break writes write_protect_seq, as fork does. Under the per-VMA lock
+ * fork may be copying another VMA of this mm at the same time, so take
+ * the mmap lock as __vmf_anon_prepare() does, or retry the fault under it.
  */
 vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
-			   unsigned long addr)
+			   unsigned long addr, unsigned int flags)
 {
-	return cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER) ?
-	       VM_FAULT_OOM : 0;
+	vm_fault_t ret = 0;
+
+	if (flags & FAULT_FLAG_VMA_LOCK) {
+		if (!mmap_read_trylock(vma->vm_mm)) {
+			vma_end_read(vma);
+			return VM_FAULT_RETRY;
+		}
+	}
+	if (cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER))
+		ret = VM_FAULT_OOM;
+	if (flags & FAULT_FLAG_VMA_LOCK)
+		mmap_read_unlock(vma->vm_mm);
+	return ret;
 }
 
 /**

@@ -30,7 +30,7 @@ bool __cow_pte_fork(struct vm_area_struct *dst_vma,
 		    struct vm_area_struct *src_vma, pmd_t *dst_pmd,
 		    pmd_t *src_pmd, unsigned long addr, unsigned long end);
 vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
-			   unsigned long addr);
+			   unsigned long addr, unsigned int flags);
 bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		   pmd_t *pmd, unsigned long addr, unsigned long end);
 
@@ -49,11 +49,12 @@ static inline bool cow_pte_fork(struct vm_area_struct *dst_vma,
 }
 
 static inline vm_fault_t cow_pte_fault(struct vm_area_struct *vma,
-				       pmd_t *pmd, unsigned long addr)
+				       pmd_t *pmd, unsigned long addr,
+				       unsigned int flags)
 {
 	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
 		return 0;
-	return __cow_pte_fault(vma, pmd, addr);
+	return __cow_pte_fault(vma, pmd, addr, flags);
 }
 
 static inline bool cow_pte_zap(struct mmu_gather *tlb,
@@ -125,7 +126,8 @@ static inline bool cow_pte_fork(struct vm_area_struct *dst_vma,
 }
 
 static inline vm_fault_t cow_pte_fault(struct vm_area_struct *vma,
-				       pmd_t *pmd, unsigned long addr)
+				       pmd_t *pmd, unsigned long addr,
+				       unsigned int flags)
 {
 	return 0;
 }

@@ -11,6 +11,9 @@
 #include <sys/uio.h>
 #include <stdatomic.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 #include "cowpte_util.h"
@@ -618,6 +621,36 @@ TEST_F(fork, thread_writes_during_fork)
 }
 
 /*
+ * Fork 20 children that stay alive together while @fn runs in a thread,
+ * then stop it. Returns how many children failed to fork or saw their
+ * snapshot change.
+ */
+static int forks_during(char *mem, void *(*fn)(void *), void *arg,
+			atomic_bool *stop)
+{
+	pthread_t thread;
+	pid_t pids[20];
+	int i, n, bad = 0;
+
+	if (pthread_create(&thread, NULL, fn, arg))
+		return -1;
+	for (n = 0; n < 20; n++) {
+		pids[n] = fork();
+		if (pids[n] < 0) {
+			bad++;
+			break;
+		}
+		if (pids[n] == 0)
+			snapshot_child(mem);
+	}
+	for (i = 0; i < n; i++)
+		bad += reap(pids[i]) != 0;
+	atomic_store(stop, true);
+	pthread_join(thread, NULL);
+	return bad;
+}
+
+/*
  * The same with the children alive together: the writer then copies
  * tables still shared with one child while the next fork runs. A break
  * under the per-VMA lock and fork both wrote write_protect_seq (a
@@ -626,22 +659,80 @@ TEST_F(fork, thread_writes_during_fork)
 TEST_F(fork, thread_breaks_during_forks)
 {
 	struct writer w = { .mem = self->mem };
-	pid_t pids[20];
-	pthread_t thread;
-	int i;
 
-	ASSERT_EQ(0, pthread_create(&thread, NULL, writer_thread, &w));
-	for (i = 0; i < 20; i++) {
-		pids[i] = fork();
-		ASSERT_LE(0, pids[i]);
-		if (pids[i] == 0)
-			snapshot_child(self->mem);
-	}
-	for (i = 0; i < 20; i++)
-		EXPECT_EQ(0, reap(pids[i]));
-	atomic_store(&w.stop, true);
-	pthread_join(thread, NULL);
+	EXPECT_EQ(0, forks_during(self->mem, writer_thread, &w, &w.stop));
 	EXPECT_LT(0, atomic_load(&w.round));
+}
+
+struct mover {
+	char *src, *dst;
+	int uffd;
+	int err;
+	atomic_bool stop;
+	atomic_ulong round;
+};
+
+/*
+ * Move one page of every source table per round. Most moves fail, and that
+ * is fine: a page mapped by a child as well cannot move (EBUSY), a moved
+ * page leaves a hole (ENOENT) or fills its destination (EEXIST), and a
+ * contended break asks for a retry (EAGAIN). What matters is that every
+ * attempt on a shared table breaks it first.
+ */
+static void *mover_thread(void *arg)
+{
+	struct mover *m = arg;
+	size_t off = 0;
+
+	while (!atomic_load(&m->stop)) {
+		for (int i = 0; i < NR_TABLES; i++) {
+			struct uffdio_move mv = {
+				.dst = (uintptr_t)m->dst + i * TABLE_SZ + off,
+				.src = (uintptr_t)m->src + i * TABLE_SZ + off,
+				.len = PAGE_SZ,
+			};
+
+			if (ioctl(m->uffd, UFFDIO_MOVE, &mv) && errno != EBUSY &&
+			    errno != ENOENT && errno != EEXIST &&
+			    errno != EAGAIN) {
+				m->err = errno;
+				return NULL;
+			}
+		}
+		off = (off + PAGE_SZ) % TABLE_SZ;
+		atomic_fetch_add(&m->round, 1);
+	}
+	return NULL;
+}
+
+/*
+ * UFFDIO_MOVE also runs under per-VMA locks only, and breaks the shared
+ * tables of its source: the same race with fork as a thread's faults.
+ * The children must keep their snapshot of the source.
+ */
+TEST_F(fork, uffd_move_during_forks)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct mover m = { .src = self->mem };
+	struct uffdio_register reg;
+
+	m.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (m.uffd < 0 || ioctl(m.uffd, UFFDIO_API, &api) ||
+	    !(api.features & UFFD_FEATURE_MOVE))
+		SKIP(return, "no UFFDIO_MOVE");
+	m.dst = region_alloc(REGION_SZ);
+	ASSERT_NE(NULL, m.dst);
+	reg = (struct uffdio_register){
+		.range = { (uintptr_t)m.dst, REGION_SZ },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	ASSERT_EQ(0, ioctl(m.uffd, UFFDIO_REGISTER, &reg));
+
+	EXPECT_EQ(0, forks_during(self->mem, mover_thread, &m, &m.stop));
+	EXPECT_EQ(0, m.err);
+	EXPECT_LT(0, atomic_load(&m.round));
+	close(m.uffd);
+	munmap(m.dst, REGION_SZ);
 }
 
 TEST_HARNESS_MAIN

@@ -522,10 +522,11 @@ vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
  * sharer, while the TLB flush and the RSS accounting that go with it would
  * cover only @vma's mm.
  *
- * Callers that may sleep hold the mmap lock or the VMA lock, which keep
- * fork out. rmap walks (@gfp that cannot block) hold neither, so the mmap
- * lock is tried here: fork writes write_protect_seq without the
- * page_table_lock that serialises breaks, and must not run concurrently.
+ * Callers that may sleep hold the mmap lock, which keeps fork out; faults
+ * and UFFDIO_MOVE under the per-VMA lock take it for the break. rmap walks
+ * (@gfp that cannot block) hold neither, so the mmap lock is tried here:
+ * fork writes write_protect_seq without the page_table_lock that serialises
+ * breaks, and must not run concurrently.
  *
  * Returns 0, -ENOMEM, or -EAGAIN when the mmap lock was contended.
  */
@@ -574,6 +575,35 @@ int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
 		cond_resched();
 	}
 	return 0;
+}
+
+/**
+ * __cow_pte_unshare_range_vma_locked - the same under the per-VMA lock only
+ * @vma: the VMA containing the range, read-locked
+ * @start: start of the range
+ * @end: its end
+ *
+ * A break writes write_protect_seq, as fork does, and fork takes the VMA
+ * locks of the mm one by one: it may be copying another VMA of this mm
+ * right now. Take the mmap lock for the break, as faults do; when it is
+ * contended, the caller fails with -EAGAIN, which UFFDIO_MOVE documents as
+ * "try again". Without per-VMA locks the caller holds the mmap lock.
+ *
+ * Returns 0, -ENOMEM or -EAGAIN.
+ */
+int __cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
+				       unsigned long start, unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_PER_VMA_LOCK))
+		return __cow_pte_unshare_range(vma, start, end);
+	if (!mmap_read_trylock(mm))
+		return -EAGAIN;
+	ret = __cow_pte_unshare_range(vma, start, end);
+	mmap_read_unlock(mm);
+	return ret;
 }
 
 /**

@@ -93,6 +93,22 @@ static inline int cow_pte_unshare_range(struct vm_area_struct *vma,
 	return __cow_pte_unshare_range(vma, start, end);
 }
 
+int __cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
+				       unsigned long start, unsigned long end);
+
+/*
+ * The same for a caller that holds only @vma's lock (UFFDIO_MOVE). Returns
+ * 0, -ENOMEM, or -EAGAIN when the caller should try again.
+ */
+static inline int cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
+						   unsigned long start,
+						   unsigned long end)
+{
+	if (likely(!test_bit(MMF_COW_PTE_TABLES, &vma->vm_mm->flags)))
+		return 0;
+	return __cow_pte_unshare_range_vma_locked(vma, start, end);
+}
+
 /*
  * A shared table is always mapped by one VMA in each sharer (fork only
  * shares tables that one VMA covers), so that whole-VMA operations never
@@ -147,6 +163,13 @@ static inline int cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
 
 static inline int cow_pte_unshare_range(struct vm_area_struct *vma,
 					unsigned long start, unsigned long end)
+{
+	return 0;
+}
+
+static inline int cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
+						   unsigned long start,
+						   unsigned long end)
 {
 	return 0;
 }

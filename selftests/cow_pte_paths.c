@@ -178,7 +178,7 @@ static long act_mprotect_ro(char **mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, mprotect_read_only)
+TEST_F_TIMEOUT(paths, mprotect_read_only, 180)
 {
 	ONE_SIDE(NULL, act_mprotect_ro, NULL);
 }
@@ -192,7 +192,7 @@ static long act_mprotect_none(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "after PROT_NONE");
 }
 
-TEST_F(paths, mprotect_none)
+TEST_F_TIMEOUT(paths, mprotect_none, 180)
 {
 	ONE_SIDE(NULL, act_mprotect_none, NULL);
 }
@@ -216,7 +216,7 @@ static long act_mprotect_part(char **mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, mprotect_part)
+TEST_F_TIMEOUT(paths, mprotect_part, 180)
 {
 	ONE_SIDE(NULL, act_mprotect_part, NULL);
 }
@@ -236,7 +236,7 @@ static long act_mremap_tables(char **mem, size_t len)
 	return check_range(dst, dst, len, 1, "moved");
 }
 
-TEST_F(paths, mremap_whole_tables)
+TEST_F_TIMEOUT(paths, mremap_whole_tables, 180)
 {
 	ONE_SIDE(NULL, act_mremap_tables, NULL);
 }
@@ -261,7 +261,7 @@ static long act_mremap_part(char **mem, size_t len)
 	return bad + check_range(*mem, *mem, len, 1, "moved back");
 }
 
-TEST_F(paths, mremap_part)
+TEST_F_TIMEOUT(paths, mremap_part, 180)
 {
 	ONE_SIDE(NULL, act_mremap_part, NULL);
 }
@@ -281,7 +281,7 @@ static long act_mremap_grow(char **mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, mremap_grow)
+TEST_F_TIMEOUT(paths, mremap_grow, 180)
 {
 	ONE_SIDE(NULL, act_mremap_grow, NULL);
 }
@@ -303,7 +303,7 @@ static long act_mremap_shrink(char **mem, size_t len)
 	return bad + check_range(p, p + keep, len - keep, 0, "regrown tail");
 }
 
-TEST_F(paths, mremap_shrink)
+TEST_F_TIMEOUT(paths, mremap_shrink, 180)
 {
 	ONE_SIDE(NULL, act_mremap_shrink, NULL);
 }
@@ -322,7 +322,7 @@ static long act_mremap_dontunmap(char **mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, mremap_dontunmap)
+TEST_F_TIMEOUT(paths, mremap_dontunmap, 180)
 {
 	ONE_SIDE(NULL, act_mremap_dontunmap, NULL);
 }
@@ -343,7 +343,7 @@ static long act_madv_free(char **mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, madv_free)
+TEST_F_TIMEOUT(paths, madv_free, 180)
 {
 	ONE_SIDE(NULL, act_madv_free, NULL);
 }
@@ -355,7 +355,7 @@ static long act_madv_cold(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "cold");
 }
 
-TEST_F(paths, madv_cold)
+TEST_F_TIMEOUT(paths, madv_cold, 180)
 {
 	ONE_SIDE(NULL, act_madv_cold, NULL);
 }
@@ -368,7 +368,7 @@ static long act_madv_pageout(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "paged out");
 }
 
-TEST_F(paths, madv_pageout)
+TEST_F_TIMEOUT(paths, madv_pageout, 180)
 {
 	ONE_SIDE(NULL, act_madv_pageout, NULL);
 }
@@ -384,7 +384,7 @@ static long act_read(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "read");
 }
 
-TEST_F(paths, swap_entries_shared)
+TEST_F_TIMEOUT(paths, swap_entries_shared, 180)
 {
 	ONE_SIDE(prep_pageout, act_read, NULL);
 }
@@ -415,7 +415,7 @@ static long act_wipeonfork(char **mem, size_t len)
 	return bad + check_range(*mem, *mem, len, 1, "wiped for children");
 }
 
-TEST_F(paths, madv_wipeonfork_keeponfork)
+TEST_F_TIMEOUT(paths, madv_wipeonfork_keeponfork, 180)
 {
 	ONE_SIDE(NULL, act_wipeonfork, NULL);
 }
@@ -444,7 +444,7 @@ static long act_dontfork(char **mem, size_t len)
 	return bad + check_range(*mem, *mem, len, 1, "after DONTFORK");
 }
 
-TEST_F(paths, madv_dontfork)
+TEST_F_TIMEOUT(paths, madv_dontfork, 180)
 {
 	ONE_SIDE(NULL, act_dontfork, NULL);
 }
@@ -459,7 +459,7 @@ static long act_collapse(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "collapsed");
 }
 
-TEST_F(paths, madv_collapse)
+TEST_F_TIMEOUT(paths, madv_collapse, 180)
 {
 	ONE_SIDE(NULL, act_collapse, NULL);
 }
@@ -473,7 +473,7 @@ static long act_populate(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "populated");
 }
 
-TEST_F(paths, madv_populate)
+TEST_F_TIMEOUT(paths, madv_populate, 180)
 {
 	ONE_SIDE(NULL, act_populate, NULL);
 }
@@ -505,7 +505,7 @@ static long act_mlock(char **mem, size_t len)
 	return bad + check_range(*mem, *mem, len, 1, "locked");
 }
 
-TEST_F(paths, mlock_mincore)
+TEST_F_TIMEOUT(paths, mlock_mincore, 180)
 {
 	ONE_SIDE(NULL, act_mlock, NULL);
 }
@@ -575,7 +575,7 @@ static long check_soft_dirty(char *mem, size_t len)
 	return dirty != (long)(len / PAGE_SZ);
 }
 
-TEST_F(paths, clear_refs_soft_dirty)
+TEST_F_TIMEOUT(paths, clear_refs_soft_dirty, 180)
 {
 	ONE_SIDE(prep_soft_dirty, act_clear_soft_dirty, check_soft_dirty);
 }
@@ -592,7 +592,7 @@ static long act_pagemap(char **mem, size_t len)
 	return (present != (long)(len / PAGE_SZ)) + (excl != 0);
 }
 
-TEST_F(paths, pagemap_exclusive)
+TEST_F_TIMEOUT(paths, pagemap_exclusive, 180)
 {
 	ONE_SIDE(NULL, act_pagemap, NULL);
 }
@@ -637,7 +637,7 @@ static long act_smaps(char **mem, size_t len)
 	return 0;
 }
 
-TEST_F(paths, smaps_pss)
+TEST_F_TIMEOUT(paths, smaps_pss, 180)
 {
 	ONE_SIDE(NULL, act_smaps, NULL);
 }
@@ -691,7 +691,7 @@ static long act_move_pages(char **mem, size_t len)
 	return bad < 0 ? bad : check_range(*mem, *mem, len, 1, "moved");
 }
 
-TEST_F(paths, migrate_move_pages)
+TEST_F_TIMEOUT(paths, migrate_move_pages, 180)
 {
 	if (nodes_with_memory() < 2)
 		SKIP(return, "needs two NUMA nodes (make run NUMA=1)");
@@ -708,7 +708,7 @@ static long act_mbind(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "bound");
 }
 
-TEST_F(paths, migrate_mbind)
+TEST_F_TIMEOUT(paths, migrate_mbind, 180)
 {
 	if (nodes_with_memory() < 2)
 		SKIP(return, "needs two NUMA nodes (make run NUMA=1)");
@@ -859,7 +859,7 @@ static long act_uffd(char **mem, size_t len)
 	return bad + check_range(*mem, *mem, len, 1, "after userfaultfd");
 }
 
-TEST_F(paths, userfaultfd_register_wp_zeropage)
+TEST_F_TIMEOUT(paths, userfaultfd_register_wp_zeropage, 180)
 {
 	ONE_SIDE(NULL, act_uffd, NULL);
 }
@@ -930,7 +930,7 @@ static long act_pagemap_scan(char **mem, size_t len)
 	return bad + check_range(*mem, *mem, len, 1, "after PAGEMAP_SCAN");
 }
 
-TEST_F(paths, pagemap_scan_written)
+TEST_F_TIMEOUT(paths, pagemap_scan_written, 180)
 {
 	ONE_SIDE(NULL, act_pagemap_scan, NULL);
 }
@@ -974,7 +974,7 @@ static long act_uffd_move(char **mem, size_t len)
 	return bad + check_range(*mem, *mem, len, 1, "after move");
 }
 
-TEST_F(paths, userfaultfd_move)
+TEST_F_TIMEOUT(paths, userfaultfd_move, 180)
 {
 	ONE_SIDE(NULL, act_uffd_move, NULL);
 }
@@ -1065,7 +1065,7 @@ static int uprobe_event(const char *cmd)
 	return close(fd) || ret ? -1 : 0;
 }
 
-TEST_F(paths, uprobe_in_text)
+TEST_F_TIMEOUT(paths, uprobe_in_text, 180)
 {
 	char exe[256], probe[512];
 	long off = file_offset((void *)probed, exe, sizeof(exe));
@@ -1251,7 +1251,7 @@ TEST_F_TIMEOUT(paths, ksm_prctl_memory_merge, 300)
  * them; the other side then writes. What the pipe holds must stay what the
  * first side had: the other side's writes must not show through.
  */
-TEST_F(paths, vmsplice_then_unmap)
+TEST_F_TIMEOUT(paths, vmsplice_then_unmap, 180)
 {
 	size_t len = 16 * PAGE_SZ;
 	struct event spliced, written;
@@ -1319,7 +1319,7 @@ static long act_process_vm_readv(char **mem, size_t len)
 	return bad + check_range(*mem, *mem, len, 4, "own after read");
 }
 
-TEST_F(paths, process_vm_readv)
+TEST_F_TIMEOUT(paths, process_vm_readv, 180)
 {
 	ONE_SIDE(NULL, act_process_vm_readv, NULL);
 }
@@ -1360,7 +1360,7 @@ static long poked_pages(char *mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, ptrace_pokedata)
+TEST_F_TIMEOUT(paths, ptrace_pokedata, 180)
 {
 	struct event poked;
 	pid_t pid;
@@ -1448,14 +1448,14 @@ static long act_pin_rw(char **mem, size_t len)
 			     PIN_LONGTERM_TEST_FLAG_USE_FAST);
 }
 
-TEST_F(paths, gup_pin_read_only)
+TEST_F_TIMEOUT(paths, gup_pin_read_only, 180)
 {
 	if (access("/sys/kernel/debug/gup_test", F_OK))
 		SKIP(return, "no gup_test in debugfs");
 	ONE_SIDE(NULL, act_pin_ro, NULL);
 }
 
-TEST_F(paths, gup_pin_read_write)
+TEST_F_TIMEOUT(paths, gup_pin_read_write, 180)
 {
 	if (access("/sys/kernel/debug/gup_test", F_OK))
 		SKIP(return, "no gup_test in debugfs");
@@ -1511,7 +1511,7 @@ static long act_odirect(char **mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, odirect_read_write)
+TEST_F_TIMEOUT(paths, odirect_read_write, 180)
 {
 	if (zram_scratch())
 		SKIP(return, "no zram device for O_DIRECT");
@@ -1570,7 +1570,7 @@ static long act_io_uring_fixed(char **mem, size_t len)
 	return bad + check_range(*mem, *mem, len, 1, "after io_uring");
 }
 
-TEST_F(paths, io_uring_fixed_buffers)
+TEST_F_TIMEOUT(paths, io_uring_fixed_buffers, 180)
 {
 	ONE_SIDE(NULL, act_io_uring_fixed, NULL);
 }
@@ -1641,7 +1641,7 @@ static long check_hwpoison(char *mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, memory_failure)
+TEST_F_TIMEOUT(paths, memory_failure, 180)
 {
 	ONE_SIDE(NULL, act_hwpoison, check_hwpoison);
 }
@@ -1666,7 +1666,7 @@ static long act_pkey(char **mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, pkey_mprotect)
+TEST_F_TIMEOUT(paths, pkey_mprotect, 180)
 {
 	int pkey = syscall(SYS_pkey_alloc, 0, 0);
 
@@ -1677,7 +1677,7 @@ TEST_F(paths, pkey_mprotect)
 }
 
 /* The heap over whole tables, shrunk with brk() into the middle of one. */
-TEST_F(paths, brk_shrink)
+TEST_F_TIMEOUT(paths, brk_shrink, 180)
 {
 	char *cur = sbrk(0), *heap, *end;
 	size_t len = 2 * TABLE_SZ;
@@ -1949,7 +1949,7 @@ static long act_nomem(char **mem, size_t len)
 	return bad;
 }
 
-TEST_F(paths, enomem_mprotect_madvise_fault)
+TEST_F_TIMEOUT(paths, enomem_mprotect_madvise_fault, 180)
 {
 	if (access("/sys/kernel/debug/fail_page_alloc", F_OK))
 		SKIP(return, "no fail_page_alloc in debugfs");

@@ -58,7 +58,7 @@ FIXTURE_TEARDOWN(fork)
 }
 
 /* The parent writes after fork; the child must still see the old data. */
-TEST_F(fork, parent_writes)
+TEST_F_TIMEOUT(fork, parent_writes, 180)
 {
 	struct event written;
 	pid_t pid;
@@ -78,7 +78,7 @@ TEST_F(fork, parent_writes)
 }
 
 /* The child writes; the parent must not see it, before or after exit. */
-TEST_F(fork, child_writes)
+TEST_F_TIMEOUT(fork, child_writes, 180)
 {
 	struct event written, checked;
 	pid_t pid;
@@ -104,7 +104,7 @@ TEST_F(fork, child_writes)
 }
 
 /* Reading first maps nothing new; the later write must still be private. */
-TEST_F(fork, child_reads_then_writes)
+TEST_F_TIMEOUT(fork, child_reads_then_writes, 180)
 {
 	pid_t pid = fork();
 
@@ -175,12 +175,12 @@ static void first_touch(struct __test_metadata *_metadata, char *mem,
 	EXPECT_EQ(0, reap(pid));
 }
 
-TEST_F(fork, first_touch_in_parent)
+TEST_F_TIMEOUT(fork, first_touch_in_parent, 180)
 {
 	first_touch(_metadata, self->mem, false);
 }
 
-TEST_F(fork, first_touch_in_child)
+TEST_F_TIMEOUT(fork, first_touch_in_child, 180)
 {
 	first_touch(_metadata, self->mem, true);
 }
@@ -230,12 +230,12 @@ static void unmap_one_side(struct __test_metadata *_metadata, char *mem,
 	EXPECT_EQ(0, reap(pid));
 }
 
-TEST_F(fork, munmap_in_parent)
+TEST_F_TIMEOUT(fork, munmap_in_parent, 180)
 {
 	unmap_one_side(_metadata, self->mem, false);
 }
 
-TEST_F(fork, munmap_in_child)
+TEST_F_TIMEOUT(fork, munmap_in_child, 180)
 {
 	unmap_one_side(_metadata, self->mem, true);
 }
@@ -284,12 +284,12 @@ static void dontneed_one_side(struct __test_metadata *_metadata, char *mem,
 	EXPECT_EQ(0, reap(pid));
 }
 
-TEST_F(fork, dontneed_in_parent)
+TEST_F_TIMEOUT(fork, dontneed_in_parent, 180)
 {
 	dontneed_one_side(_metadata, self->mem, false);
 }
 
-TEST_F(fork, dontneed_in_child)
+TEST_F_TIMEOUT(fork, dontneed_in_child, 180)
 {
 	dontneed_one_side(_metadata, self->mem, true);
 }
@@ -339,18 +339,18 @@ static void splice_before_fork(struct __test_metadata *_metadata, char *mem,
 	close(fds[1]);
 }
 
-TEST_F(fork, vmsplice_before_fork_parent_leaves)
+TEST_F_TIMEOUT(fork, vmsplice_before_fork_parent_leaves, 180)
 {
 	splice_before_fork(_metadata, self->mem, true);
 }
 
-TEST_F(fork, vmsplice_before_fork_child_leaves)
+TEST_F_TIMEOUT(fork, vmsplice_before_fork_child_leaves, 180)
 {
 	splice_before_fork(_metadata, self->mem, false);
 }
 
 /* The parent exits before its child, which must keep its memory intact. */
-TEST_F(fork, parent_exits_first)
+TEST_F_TIMEOUT(fork, parent_exits_first, 180)
 {
 	struct event gone;
 	pid_t mid;
@@ -396,7 +396,7 @@ TEST_F(fork, parent_exits_first)
 }
 
 /* Three generations, each writing its own slice and checking the others. */
-TEST_F(fork, three_levels)
+TEST_F_TIMEOUT(fork, three_levels, 180)
 {
 	pid_t pid = fork();
 
@@ -484,7 +484,7 @@ static long write_via_proc_mem(char *mem, char *addr, size_t len, uint64_t gen)
 	return bad;
 }
 
-TEST_F(fork, proc_mem_write_in_child)
+TEST_F_TIMEOUT(fork, proc_mem_write_in_child, 180)
 {
 	pid_t pid = fork();
 
@@ -520,7 +520,7 @@ TEST_F_TIMEOUT(fork, proc_mem_write_in_parent, 300)
 }
 
 /* The parent writes into its child with process_vm_writev. */
-TEST_F(fork, process_vm_writev_into_child)
+TEST_F_TIMEOUT(fork, process_vm_writev_into_child, 180)
 {
 	struct event written;
 	uint64_t v[NR_TABLES];
@@ -600,7 +600,7 @@ static void snapshot_child(char *mem)
  * frozen snapshot: whatever it read first, it must read again later, while
  * the parent's thread goes on writing.
  */
-TEST_F(fork, thread_writes_during_fork)
+TEST_F_TIMEOUT(fork, thread_writes_during_fork, 180)
 {
 	struct writer w = { .mem = self->mem };
 	pthread_t thread;
@@ -656,7 +656,7 @@ static int forks_during(char *mem, void *(*fn)(void *), void *arg,
  * under the per-VMA lock and fork both wrote write_protect_seq (a
  * VM_BUG_ON on the debug kernel, found by the stress test).
  */
-TEST_F(fork, thread_breaks_during_forks)
+TEST_F_TIMEOUT(fork, thread_breaks_during_forks, 180)
 {
 	struct writer w = { .mem = self->mem };
 
@@ -710,7 +710,7 @@ static void *mover_thread(void *arg)
  * tables of its source: the same race with fork as a thread's faults.
  * The children must keep their snapshot of the source.
  */
-TEST_F(fork, uffd_move_during_forks)
+TEST_F_TIMEOUT(fork, uffd_move_during_forks, 180)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct mover m = { .src = self->mem };

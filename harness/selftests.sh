@@ -11,7 +11,7 @@ set -o pipefail
 log=${SELFTESTS_LOG:-/tmp/selftests.log}
 # The runner looks for a "settings" file only below the kselftest tree, so
 # give our tests their time limit the way run_kselftest.sh does.
-export kselftest_override_timeout=${KSFT_TIMEOUT:-900}
+export kselftest_override_timeout=${KSFT_TIMEOUT:-1800}
 KSFT_DIR=$SRC/tools/testing/selftests
 cd "$TOP/selftests" || exit 1
 progs=$(make -s --no-print-directory list-progs)

@@ -8,6 +8,7 @@
 #define COWPTE_UTIL_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,16 @@ static inline int knob_write(const char *path, const char *val)
 static inline int cow_pte_enable(void)
 {
 	return prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0);
+}
+
+/*
+ * The stock-fork variants check the tests themselves against plain fork.
+ * On the debug kernel, whose job is to catch COW PTE bugs, make check
+ * leaves them out for time by setting COWPTE_SKIP_STOCK.
+ */
+static inline bool stock_variant_skipped(bool cow_pte)
+{
+	return !cow_pte && getenv("COWPTE_SKIP_STOCK");
 }
 
 #endif /* COWPTE_UTIL_H */

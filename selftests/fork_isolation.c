@@ -40,6 +40,8 @@ FIXTURE_VARIANT_ADD(fork, cow_pte) {
 
 FIXTURE_SETUP(fork)
 {
+	if (stock_variant_skipped(variant->cow_pte))
+		SKIP(return, "stock fork reference (COWPTE_SKIP_STOCK)");
 	if (variant->cow_pte && cow_pte_enable())
 		SKIP(return, "COW PTE not available: %s", strerror(errno));
 	baseline_take(&self->base);

@@ -50,6 +50,27 @@ need_pkgs() {
 # "# not ok N ..." line; a program that fails without reporting any failing
 # case (a crash, a timeout) counts as one failure. Prints the totals line and
 # fails when anything failed.
+# Pass TAP through unchanged and append to $1 one "SECONDS LINE" row per
+# result line: the time since the previous result at the same nesting depth
+# (for a runner's "ok N prog" line, the whole program). Where check time
+# goes is then on record, run by run.
+tap_times() {
+	local awk=awk
+	# mawk reads a pipe in blocks unless told not to, which would stamp
+	# a whole block of results with the time of its last line.
+	awk -W version 2>/dev/null | grep -q '^mawk' && awk="awk -W interactive"
+	$awk -v out="$1" '
+	BEGIN { for (d = 0; d < 8; d++) t[d] = systime() }
+	{ print; fflush() }
+	match($0, /^(# )*(not )?ok [0-9]+ /) {
+		d = 0; s = $0
+		while (substr(s, 1, 2) == "# ") { d++; s = substr(s, 3) }
+		now = systime()
+		printf "%6d %s\n", now - t[d], $0 >>out; fflush(out)
+		for (i = d; i < 8; i++) t[i] = now
+	}'
+}
+
 summarize_tap() {
 	awk '
 	/^# ok [0-9]+ .*# SKIP/		{ skip++; next }

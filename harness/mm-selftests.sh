@@ -5,7 +5,8 @@
 #
 # usage: mm-selftests.sh build
 #        mm-selftests.sh guest CATEGORIES...   (inside the guest: run them,
-#                                                print one "RESULT name" line each)
+#                                                print one "RESULT name" line each;
+#                                                seconds per test in /tmp/mm.times)
 #        mm-selftests.sh compare RESULTS EXPECTED [SKIPPED]  (on the host;
 #                                                SKIPPED: a regex of the
 #                                                tests not run this time)
@@ -35,7 +36,8 @@ guest)
 	# How many tables the tests' forks shared (cow_pte=force), in /tmp/mm.shared.
 	shared() { awk '$1 == "cow_pte_shared" { print $2 }' /proc/vmstat; }
 	before=$(shared)
-	./run_vmtests.sh -t "$*" 2>&1 | tee /tmp/mm.log |
+	rm -f /tmp/mm.times
+	./run_vmtests.sh -t "$*" 2>&1 | tap_times /tmp/mm.times | tee /tmp/mm.log |
 		grep -E '^(not )?ok [0-9]+ ' || true
 	after=$(shared)
 	echo $(( ${after:-0} - ${before:-0} )) >/tmp/mm.shared

@@ -14,6 +14,7 @@ log=${SELFTESTS_LOG:-/tmp/selftests.log}
 export kselftest_override_timeout=${KSFT_TIMEOUT:-1800}
 KSFT_DIR=$SRC/tools/testing/selftests
 cd "$TOP/selftests" || exit 1
+rm -f "$log.times"
 progs=$(make -s --no-print-directory list-progs)
 [ $# -gt 0 ] && progs=$*
 for p in $progs; do
@@ -25,5 +26,5 @@ done
 	BASE_DIR=$KSFT_DIR
 	. "$KSFT_DIR/kselftest/runner.sh"
 	run_many $(printf "$TOP/selftests/%s " $progs)
-) 2>&1 | tee "$log"
+) 2>&1 | tap_times "$log.times" | tee "$log"
 summarize_tap "$log"

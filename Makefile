@@ -22,7 +22,7 @@ else
 VARIANT := release
 endif
 export VARIANT CMD MEM SMP NUMA CMDLINE TIMEOUT DEMO_MIB KERNEL
-export BENCH QUICK RUNS STOCK_KERNEL STOCK_BOOTS RESULTS
+export BENCH QUICK RUNS STOCK_KERNEL STOCK_BOOTS RESULTS MM_FULL CHECK_MINUTES
 # make stress SECONDS=N SEED=S CYCLES=N (bash treats $SECONDS specially).
 export STRESS_SECONDS := $(SECONDS)
 export STRESS_SEED := $(SEED)
@@ -37,6 +37,7 @@ help:
 	@echo "make demo            build, boot and run the fork demo (start here)"
 	@echo "                     options: DEMO_MIB=1024"
 	@echo "make check           build both kernels and run every test (what CI runs)"
+	@echo "                     options: MM_FULL=1 (every mm category plain too) CHECK_MINUTES=80"
 	@echo "make stress          the randomized stress test on the debug kernel"
 	@echo "                     options: SECONDS=1800 SEED=... CYCLES=100000 (leak check)"
 	@echo "make run CMD='...'   boot a kernel and run CMD as root in this folder"

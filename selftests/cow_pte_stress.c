@@ -225,8 +225,15 @@ static void resync_prot(struct worker *w, unsigned long i, unsigned long n)
 	unsigned long start, end;
 	FILE *f = fopen("/proc/self/maps", "r");
 
-	if (!f)
+	/*
+	 * Reading the maps can fail too when failures are injected. Then
+	 * what the range holds is unknown: forget it, as a failed munmap
+	 * does, rather than keep protections that may no longer hold.
+	 */
+	if (!f) {
+		memset(&w->st[i], 0, n);
 		return;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3)
 			continue;
@@ -240,6 +247,8 @@ static void resync_prot(struct worker *w, unsigned long i, unsigned long n)
 				    (perms[1] == 'w' ? P_WRITE : 0);
 		}
 	}
+	if (ferror(f))
+		memset(&w->st[i], 0, n);
 	fclose(f);
 }
 
@@ -672,8 +681,42 @@ static void step(struct worker *w)
 	check(w, i, n);
 }
 
+/* The worker of this thread, for the SIGSEGV report. */
+static __thread struct worker *current_worker;
+
+/*
+ * A SIGSEGV means the model thought a page was there and readable when it
+ * was not: report it like a mismatch (seed, lineage, step, op, address),
+ * then die of the signal as before. snprintf is not async-signal-safe, but
+ * the thread that faulted was touching its pages, not in stdio.
+ */
+static void segv_report(int sig, siginfo_t *si, void *uc)
+{
+	struct worker *w = current_worker;
+	char msg[256];
+	int len;
+
+	if (w) {
+		long i = ((char *)si->si_addr - w->base) / (long)PAGE_SZ;
+		bool in = (char *)si->si_addr >= w->base && i < (long)SLICE_PAGES;
+
+		len = snprintf(msg, sizeof(msg),
+			       "# SIGSEGV seed %llu %s step %lu op %s: address %p (slice page %ld, model state %#x)\n",
+			       (unsigned long long)seed, w->who, w->step, w->op,
+			       si->si_addr, in ? i : -1L, in ? w->st[i] : 0);
+		if (len > 0 && write(STDOUT_FILENO, msg, len) != len)
+			_exit(1);
+	}
+	/* SA_RESETHAND: returning faults again, and the default action kills. */
+}
+
 static void run_worker(struct worker *w, long max_steps)
 {
+	struct sigaction sa = { .sa_sigaction = segv_report,
+				.sa_flags = SA_SIGINFO | SA_RESETHAND };
+
+	current_worker = w;
+	sigaction(SIGSEGV, &sa, NULL);
 	while (max_steps-- && !past_deadline() && !atomic_load(&sh->failed))
 		step(w);
 	w->op = "final check";

@@ -7,7 +7,7 @@
 # cow_pte=force. Ends with "N passed, N failed, N skipped".
 #
 # Options (environment): MM_FULL=1 runs every mm category plain as well;
-# CHECK_MINUTES (default 80) is the time the whole run may take.
+# CHECK_MINUTES (default 75) is the time the whole run may take.
 #
 # Results go to $BUILD/runs/check-<run>/ (console.log, dmesg, TAP logs and
 # seconds per test in share/*.times).
@@ -18,10 +18,11 @@ set -o pipefail
 MM_CATEGORIES="cow gup_test ksm userfaultfd thp mkdirty soft_dirty pagemap mremap
 	madv_populate mlock mmap migration"
 EXPECTED=$TOP/selftests/mm-kselftests.expected
-# The plain run leaves out userfaultfd and thp for CI's time: together 16
-# of its 21 min on 2026-11-29 (khugepaged -s 2 alone 8). With COW PTE off
-# they test stock code; the forced run, which tests ours, keeps them, and
-# its results must still be the committed ones. MM_FULL=1 runs them plain.
+# The plain run leaves out userfaultfd and thp for CI's time: about 16 of
+# its 21 min on 2026-11-29 (uffd-unit-tests and split_huge_page_test the
+# longest). With COW PTE off they test stock code; the forced run, which
+# tests ours, keeps them, and its results must still be the committed
+# ones. MM_FULL=1 runs them plain too.
 PLAIN_MM_CATEGORIES="cow gup_test ksm mkdirty soft_dirty pagemap mremap madv_populate
 	mlock mmap migration"
 [ "${MM_FULL:-0}" = 1 ] && PLAIN_MM_CATEGORIES=$MM_CATEGORIES
@@ -47,13 +48,13 @@ tally() {	# $1: a "N passed, N failed, N skipped" line
 # CI stops the whole run at 90 min and then shows nothing. Give every boot
 # only what is left of CHECK_MINUTES, so a slow or hung boot ends as a
 # failure with its logs instead, and later boots report "not run".
-deadline=$((start + ${CHECK_MINUTES:-80} * 60))
+deadline=$((start + ${CHECK_MINUTES:-75} * 60))
 runs=$BUILD/runs
 boot() {	# $1: run (release, debug, or either -forced), $2: command; logs in $runs/check-$1
 	local rc t0 left=$((deadline - $(date +%s) - 30))
 	rm -rf "$runs/check-$1" "$runs/check-$1".*
 	if [ $left -lt 300 ]; then
-		echo "the $1 run was not started: CHECK_MINUTES=${CHECK_MINUTES:-80} is used up" \
+		echo "the $1 run was not started: CHECK_MINUTES=${CHECK_MINUTES:-75} is used up" \
 			>"$runs/check-$1.error"
 		return
 	fi

@@ -46,10 +46,6 @@ need_pkgs() {
 	fi
 }
 
-# Sum up a kselftest runner log: each test case is a nested "# ok N ..." or
-# "# not ok N ..." line; a program that fails without reporting any failing
-# case (a crash, a timeout) counts as one failure. Prints the totals line and
-# fails when anything failed.
 # Pass TAP through unchanged and append to $1 one "SECONDS LINE" row per
 # result line: the time since the previous result at the same nesting depth
 # (for a runner's "ok N prog" line, the whole program). Where check time
@@ -71,6 +67,10 @@ tap_times() {
 	}'
 }
 
+# Sum up a kselftest runner log: each test case is a nested "# ok N ..." or
+# "# not ok N ..." line; a program that fails without reporting any failing
+# case (a crash, a timeout) counts as one failure. Prints the totals line and
+# fails when anything failed.
 summarize_tap() {
 	awk '
 	/^# ok [0-9]+ .*# SKIP/		{ skip++; next }

@@ -48,7 +48,7 @@ tally() {	# $1: a "N passed, N failed, N skipped" line
 
 # CI stops the whole run at 90 min and then shows nothing. Give every boot
 # only what is left of CHECK_MINUTES, so a slow or hung boot ends as a
-# failure with its logs instead, and later boots report "not run".
+# failure with its logs instead, and later boots report "not started".
 deadline=$((start + ${CHECK_MINUTES:-75} * 60))
 runs=$BUILD/runs
 boot() {	# $1: run (release, debug, or either -forced), $2: command; logs in $runs/check-$1

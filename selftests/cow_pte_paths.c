@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -1764,30 +1765,28 @@ TEST_F_TIMEOUT(paths, swapoff, 300)
 }
 
 /*
- * A child over its memory cgroup limit is OOM-killed, and the OOM reaper
- * takes its memory while it holds shared tables: either it was copying
- * them (child_acts) or it only held them and allocated elsewhere. The
- * parent keeps its data either way.
+ * A memory cgroup of 4 MiB without swap, for a process to be OOM-killed in.
+ * Returns 0, or a reason to skip.
  */
-TEST_F_TIMEOUT(paths, oom_kill_child, 120)
+static const char *oom_cgroup(char *cg)
 {
-	char cg[] = "/sys/fs/cgroup/cowpte-oom-XXXXXX", path[96];
-	pid_t pid;
+	char path[96];
 	FILE *f;
 
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
-		SKIP(return, "no cgroup2");
+		return "no cgroup2";
 	f = fopen("/sys/fs/cgroup/cgroup.subtree_control", "w");
 	if (f) {
 		fputs("+memory", f);
 		fclose(f);
 	}
-	ASSERT_NE(NULL, mkdtemp(cg));
+	if (!mkdtemp(cg))
+		return "cannot make a cgroup";
 	snprintf(path, sizeof(path), "%s/memory.max", cg);
 	f = fopen(path, "w");
 	if (!f) {
 		rmdir(cg);
-		SKIP(return, "no memory controller");
+		return "no memory controller";
 	}
 	fputs("4M", f);
 	fclose(f);
@@ -1797,15 +1796,41 @@ TEST_F_TIMEOUT(paths, oom_kill_child, 120)
 		fputs("0", f);
 		fclose(f);
 	}
+	return NULL;
+}
+
+/* Move the calling process into @cg; exits if it cannot. */
+static void oom_cgroup_enter(const char *cg)
+{
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%d", getpid()) < 0 || fclose(f))
+		_exit(99);
+}
+
+/*
+ * A child over its memory cgroup limit is OOM-killed, and the OOM reaper
+ * takes its memory while it holds shared tables: either it was copying
+ * them (child_acts) or it only held them and allocated elsewhere. The
+ * parent keeps its data either way.
+ */
+TEST_F_TIMEOUT(paths, oom_kill_child, 120)
+{
+	char cg[] = "/sys/fs/cgroup/cowpte-oom-XXXXXX";
+	const char *why = oom_cgroup(cg);
+	pid_t pid;
+
+	if (why)
+		SKIP(return, "%s", why);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char *more;
 
-		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-		f = fopen(path, "w");
-		if (!f || fprintf(f, "%d", getpid()) < 0 || fclose(f))
-			_exit(99);
+		oom_cgroup_enter(cg);
 		/* 8 MiB of copies, or of new memory, in a 4 MiB cgroup. */
 		if (variant->child_acts) {
 			stamp_range(self->mem, self->mem, REGION_SZ, 3);
@@ -1819,6 +1844,159 @@ TEST_F_TIMEOUT(paths, oom_kill_child, 120)
 	EXPECT_EQ(128 + SIGKILL, reap(pid));
 	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1,
 				 "parent"));
+	rmdir(cg);
+}
+
+/* The kernel log has said @what since it was opened; 1, 0, or -1. */
+static int kmsg_says(int fd, const char *what)
+{
+	char rec[2048];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten records */
+			continue;
+		if (n <= 0)
+			return n < 0 && errno == EAGAIN ? 0 : -1;
+		rec[n] = 0;
+		if (strstr(rec, what))
+			return 1;
+	}
+}
+
+struct mm_holder {
+	pid_t pid;
+	char *from, *to;
+	ssize_t got;
+};
+
+/*
+ * Read a page of another process into a buffer of ours that userfaultfd
+ * keeps unpopulated: the copy then waits in the fault, holding a reference
+ * on the other process's mm, so that its exit cannot free the mm and the
+ * OOM reaper gets to it first.
+ */
+static void *hold_mm(void *arg)
+{
+	struct mm_holder *h = arg;
+	struct iovec local = { .iov_base = h->to, .iov_len = PAGE_SZ };
+	struct iovec remote = { .iov_base = h->from, .iov_len = PAGE_SZ };
+
+	h->got = process_vm_readv(h->pid, &local, 1, &remote, 1, 0);
+	return NULL;
+}
+
+/*
+ * The OOM reaper on a process that forked: the victim forks a child that
+ * shares its tables (and the test's), is OOM-killed, and the reaper, not
+ * exit, unmaps its memory. Only the victim's references to the shared
+ * tables may go: its child and the test keep their data. The victim either
+ * was copying tables when it was killed (!child_acts), or its child had
+ * copied its own before (child_acts).
+ */
+TEST_F_TIMEOUT(paths, oom_reap_forked, 180)
+{
+	char cg[] = "/sys/fs/cgroup/cowpte-oom-XXXXXX", reaped[64];
+	const char *why = oom_cgroup(cg);
+	struct event go, check;
+	struct uffd_msg msg;
+	struct mm_holder h = { .from = self->mem + REGION_SZ - PAGE_SZ };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero;
+	struct pollfd pfd = { .events = POLLIN };
+	pthread_t thread;
+	int ready[2], kmsg, says = 0;
+	pid_t child;
+
+	if (why)
+		SKIP(return, "%s", why);
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg < 0) {
+		rmdir(cg);
+		SKIP(return, "/dev/kmsg: %s", strerror(errno));
+	}
+	lseek(kmsg, 0, SEEK_END);
+	/* The child, orphaned by the kill, is ours to wait for. */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, event_init(&go));
+	ASSERT_EQ(0, event_init(&check));
+	h.pid = fork();
+	ASSERT_LE(0, h.pid);
+	if (h.pid == 0) {
+		child = fork();
+		if (child < 0)
+			_exit(98);
+		if (child == 0) {
+			uint64_t gen = 1;
+			long bad;
+
+			if (variant->child_acts) {
+				gen = 3;
+				stamp_range(self->mem, self->mem, REGION_SZ, gen);
+			}
+			child = getpid();
+			if (write(ready[1], &child, sizeof(child)) != sizeof(child))
+				_exit(97);
+			event_wait(&check);
+			bad = check_range(self->mem, self->mem, REGION_SZ,
+					  gen, "child");
+			stamp_range(self->mem, self->mem, REGION_SZ, 4);
+			bad += check_range(self->mem, self->mem, REGION_SZ, 4,
+					   "child");
+			_exit(bad_to_code(bad));
+		}
+		oom_cgroup_enter(cg);
+		event_wait(&go);
+		/* 8 MiB of copies, or of new memory, in a 4 MiB cgroup. */
+		if (!variant->child_acts) {
+			stamp_range(self->mem, self->mem, REGION_SZ, 5);
+		} else {
+			char *more = region_alloc(REGION_SZ);
+
+			if (more)
+				stamp_range(more, more, REGION_SZ, 5);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(child), read(ready[0], &child, sizeof(child)));
+
+	/* Hold the victim's mm from a thread waiting in a userfault. */
+	h.to = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, h.to);
+	reg.range = (struct uffdio_range){ (unsigned long)h.to, PAGE_SZ };
+	zero = (struct uffdio_zeropage){ .range = reg.range };
+	pfd.fd = uffd_open(0);
+	ASSERT_LE(0, pfd.fd);
+	ASSERT_EQ(0, ioctl(pfd.fd, UFFDIO_REGISTER, &reg));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, hold_mm, &h));
+	ASSERT_EQ(1, poll(&pfd, 1, 60000));
+	ASSERT_EQ(sizeof(msg), read(pfd.fd, &msg, sizeof(msg)));
+
+	event_signal(&go);
+	EXPECT_EQ(128 + SIGKILL, reap(h.pid));
+	/* The reaper gives the victim 2 s to exit on its own first. */
+	snprintf(reaped, sizeof(reaped), "oom_reaper: reaped process %d (",
+		 h.pid);
+	for (int i = 0; i < 600 && !says; i++) {
+		says = kmsg_says(kmsg, reaped);
+		if (!says)
+			usleep(100000);
+	}
+	EXPECT_EQ(1, says);
+
+	/* Let the copy finish; the victim's mm is freed when it lets go. */
+	EXPECT_EQ(0, ioctl(pfd.fd, UFFDIO_ZEROPAGE, &zero));
+	EXPECT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(PAGE_SZ, h.got);
+	close(pfd.fd);
+	event_signal(&check);
+	EXPECT_EQ(0, reap(child));
+	EXPECT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1, "test"));
+	munmap(h.to, PAGE_SZ);
+	close(kmsg);
 	rmdir(cg);
 }
 

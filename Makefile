@@ -27,6 +27,7 @@ export BENCH QUICK RUNS STOCK_KERNEL STOCK_BOOTS RESULTS MM_FULL CHECK_MINUTES
 export STRESS_SECONDS := $(SECONDS)
 export STRESS_SEED := $(SEED)
 export STRESS_CYCLES := $(CYCLES)
+export STRESS_RELEASE := $(RELEASE)
 
 H := $(CURDIR)/harness
 
@@ -40,6 +41,7 @@ help:
 	@echo "                     options: MM_FULL=1 (every mm category plain too) CHECK_MINUTES=75"
 	@echo "make stress          the randomized stress test on the debug kernel"
 	@echo "                     options: SECONDS=1800 SEED=... CYCLES=100000 (leak check)"
+	@echo "                     RELEASE=1 (on the release kernel: 100,000 leak cycles fit)"
 	@echo "make run CMD='...'   boot a kernel and run CMD as root in this folder"
 	@echo "                     options: DEBUG=1 STOCK=1 MEM=4G SMP=2 NUMA=1 CMDLINE=... TIMEOUT=s"
 	@echo "make kernel          build the kernel chosen by DEBUG=1 / STOCK=1 (release by default)"

@@ -838,7 +838,8 @@ static int uffd_open(uint64_t features)
 
 /*
  * Register the region (missing + write-protect), write-protect it and
- * lift that again, zero-fill a dropped page, unregister: all on this side.
+ * lift that again, zero-fill a dropped page, copy into another, unregister:
+ * all on this side.
  */
 static long act_uffd(char **mem, size_t len)
 {
@@ -849,6 +850,11 @@ static long act_uffd(char **mem, size_t len)
 	struct uffdio_writeprotect wp = { .range = reg.range };
 	struct uffdio_zeropage zero = {
 		.range = { (uintptr_t)*mem + TABLE_SZ, PAGE_SZ },
+	};
+	char *into = *mem + 2 * TABLE_SZ + 7 * PAGE_SZ;
+	char src[PAGE_SZ] __attribute__((aligned(PAGE_SZ)));
+	struct uffdio_copy copy = {
+		.dst = (uintptr_t)into, .src = (uintptr_t)src, .len = PAGE_SZ,
 	};
 	int fd = uffd_open(0);
 	long bad;
@@ -869,6 +875,14 @@ static long act_uffd(char **mem, size_t len)
 	if (ioctl(fd, UFFDIO_ZEROPAGE, &zero))
 		return fail("UFFDIO_ZEROPAGE");
 	bad += check_range(*mem, *mem + TABLE_SZ, PAGE_SZ, 0, "zero-filled");
+	/* What the page held, with a new generation: from the copy, not us. */
+	stamp_range(src - (into - *mem), src, PAGE_SZ, 6);
+	if (madvise(into, PAGE_SZ, MADV_DONTNEED))
+		return fail("MADV_DONTNEED");
+	if (ioctl(fd, UFFDIO_COPY, &copy))
+		return fail("UFFDIO_COPY");
+	bad += check_range(*mem, into, PAGE_SZ, 6, "copied in");
+	stamp_range(*mem, into, PAGE_SZ, 1);
 	if (ioctl(fd, UFFDIO_UNREGISTER, &reg.range))
 		return fail("UFFDIO_UNREGISTER");
 	close(fd);
@@ -880,6 +894,51 @@ static long act_uffd(char **mem, size_t len)
 TEST_F_TIMEOUT(paths, userfaultfd_register_wp_zeropage, 180)
 {
 	ONE_SIDE(NULL, act_uffd, NULL);
+}
+
+/*
+ * Minor mode and UFFDIO_CONTINUE take only shmem and hugetlb VMAs, which
+ * fork never shares (vma_cow_pte_eligible()), so they cannot meet a shared
+ * table: a private mapping of a memfd, registered minor after the fork and
+ * filled with UFFDIO_CONTINUE, shows its file's pages, and the shared
+ * region is left as it was.
+ */
+static long act_uffd_minor(char **mem, size_t len)
+{
+	size_t flen = 16 * PAGE_SZ;
+	int mfd = memfd_create("cowpte-minor", MFD_CLOEXEC);
+	char *file, *priv;
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MINOR };
+	struct uffdio_continue cont = { 0 };
+	int fd = uffd_open(UFFD_FEATURE_MINOR_SHMEM);
+	long bad;
+
+	if (fd < 0)
+		return fail("userfaultfd(UFFD_FEATURE_MINOR_SHMEM)");
+	if (mfd < 0 || ftruncate(mfd, flen))
+		return fail("memfd");
+	file = mmap(NULL, flen, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	priv = mmap(NULL, flen, PROT_READ, MAP_PRIVATE, mfd, 0);
+	if (file == MAP_FAILED || priv == MAP_FAILED)
+		return fail("mmap(memfd)");
+	stamp_range(file, file, flen, 7);
+	reg.range = (struct uffdio_range){ (uintptr_t)priv, flen };
+	if (ioctl(fd, UFFDIO_REGISTER, &reg))
+		return fail("UFFDIO_REGISTER(MINOR)");
+	cont.range = reg.range;
+	if (ioctl(fd, UFFDIO_CONTINUE, &cont))
+		return fail("UFFDIO_CONTINUE");
+	bad = check_range(priv, priv, flen, 7, "continued");
+	close(fd);
+	munmap(priv, flen);
+	munmap(file, flen);
+	close(mfd);
+	return bad + check_range(*mem, *mem, len, 1, "after minor mode");
+}
+
+TEST_F_TIMEOUT(paths, userfaultfd_minor_continue, 180)
+{
+	ONE_SIDE(NULL, act_uffd_minor, NULL);
 }
 
 /* Pages of [start, end) in the categories @mask, from PAGEMAP_SCAN. */

@@ -38,7 +38,7 @@ help:
 	@echo "make demo            build, boot and run the fork demo (start here)"
 	@echo "                     options: DEMO_MIB=1024"
 	@echo "make check           build both kernels and run every test (what CI runs)"
-	@echo "                     options: MM_FULL=1 (every mm category plain too) CHECK_MINUTES=75"
+	@echo "                     options: MM_FULL=1 (every mm category on every run) CHECK_MINUTES=75"
 	@echo "make stress          the randomized stress test on the debug kernel"
 	@echo "                     options: SECONDS=1800 SEED=... CYCLES=100000 (leak check)"
 	@echo "                     RELEASE=1 (on the release kernel: 100,000 leak cycles fit)"

@@ -6,7 +6,7 @@
 # three times: release, release with cow_pte=force, debug with
 # cow_pte=force. Ends with "N passed, N failed, N skipped".
 #
-# Options (environment): MM_FULL=1 runs every mm category plain as well;
+# Options (environment): MM_FULL=1 runs every mm category on every run;
 # CHECK_MINUTES (default 75) is the time the whole run may take.
 #
 # Results go to $BUILD/runs/check-<run>/ (console.log, dmesg, TAP logs and
@@ -22,10 +22,9 @@ EXPECTED=$TOP/selftests/mm-kselftests.expected
 # its 21 min on 2026-11-29 (uffd-unit-tests and split_huge_page_test the
 # longest). With COW PTE off they test stock code; the forced run, which
 # tests ours, keeps them, and its results must still be the committed
-# ones. MM_FULL=1 runs them plain too.
+# ones.
 PLAIN_MM_CATEGORIES="cow gup_test ksm mkdirty soft_dirty pagemap mremap madv_populate
 	mlock mmap migration"
-[ "${MM_FULL:-0}" = 1 ] && PLAIN_MM_CATEGORIES=$MM_CATEGORIES
 NOT_PLAIN='^(uffd-|khugepaged|transhuge-stress|split_huge_page_test)'
 # On the debug kernel, forced on, within CI's time: every category but the
 # daemon- and stress-driven ones (userfaultfd, ksm, thp), which the two
@@ -34,6 +33,11 @@ NOT_PLAIN='^(uffd-|khugepaged|transhuge-stress|split_huge_page_test)'
 # 24 min (2026-11-29). NOT_ON_DEBUG names their tests for the comparison.
 DEBUG_MM_CATEGORIES="cow gup_test mkdirty pagemap mremap madv_populate mlock mmap migration"
 NOT_ON_DEBUG='^(uffd-|ksm_|khugepaged|transhuge-stress|split_huge_page_test|soft-dirty)'
+# MM_FULL=1: every category on every run, for a full check outside CI.
+if [ "${MM_FULL:-0}" = 1 ]; then
+	PLAIN_MM_CATEGORIES=$MM_CATEGORIES DEBUG_MM_CATEGORIES=$MM_CATEGORIES
+	NOT_PLAIN='^$' NOT_ON_DEBUG='^$'
+fi
 
 start=$(date +%s)
 "$TOP/harness/kernel.sh" release || exit 1
@@ -145,7 +149,7 @@ for v in release release-forced debug-forced; do
 	fi
 	notrun=
 	[ $v = debug-forced ] && notrun=$NOT_ON_DEBUG
-	[ $v = release ] && [ "${MM_FULL:-0}" != 1 ] && notrun=$NOT_PLAIN
+	[ $v = release ] && notrun=$NOT_PLAIN
 	if "$TOP/harness/mm-selftests.sh" compare "$mm" "$EXPECTED" ${notrun:+"$notrun"} | sed 's/^/  /'; then
 		p=$(grep -c '^PASS' "$mm.got") f=$(grep -c '^FAIL' "$mm.got")
 		s=$(grep -c '^SKIP' "$mm.got") k=$(grep -c '^FLAKY' "$mm.got")

@@ -728,10 +728,37 @@ TEST_F_TIMEOUT(paths, migrate_mbind, 180)
 /* Set by the tests that need it: whether the tables are shared. */
 static bool sharing;
 
+/* How many times the NUMA scanner has passed over this mm, or -1. */
+static long numa_scan_seq(void)
+{
+	FILE *f = fopen("/proc/self/sched", "r");
+	char line[256];
+	long seq = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "mm->numa_scan_seq", 17) &&
+		    sscanf(strchr(line, ':') + 1, "%ld", &seq) == 1)
+			break;
+	fclose(f);
+	return seq;
+}
+
+/*
+ * The scanner ran over this mm: it changed entries, or it finished a pass
+ * (which walks the shared tables too, whether or not it changed anything).
+ */
+static bool numa_scanned(long updates, long seq)
+{
+	return vmstat("numa_pte_updates") > updates || numa_scan_seq() > seq;
+}
+
 static long act_numa_scan(char **mem, size_t len)
 {
 	long updates = vmstat("numa_pte_updates");
 	long copied = vmstat("cow_pte_copied");
+	long seq = numa_scan_seq();
 	struct timespec t0, now;
 	size_t own_len = 64 * PAGE_SZ;
 	char *own;
@@ -752,19 +779,21 @@ static long act_numa_scan(char **mem, size_t len)
 
 	/*
 	 * Read (never write) the region while the scanner runs on this mm.
-	 * The scanner is started by this task's own CPU time, so keep busy,
-	 * for up to 60 s on a loaded machine.
+	 * The scanner is started by this task's own CPU time, so keep busy.
+	 * It also waits 32 times as long as its last pass took, which on an
+	 * overloaded TCG host can be many seconds: allow up to 150 s.
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
 		bad += check_range(*mem, *mem, len, 1, "scanned");
-		if (++pass >= 10 && vmstat("numa_pte_updates") > updates)
+		if (++pass >= 10 && numa_scanned(updates, seq))
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (now.tv_sec - t0.tv_sec < 60);
+	} while (now.tv_sec - t0.tv_sec < 150);
 	munmap(own, own_len);
-	if (vmstat("numa_pte_updates") == updates) {
-		fprintf(stderr, "# the NUMA scanner did not run\n");
+	if (!numa_scanned(updates, seq)) {
+		fprintf(stderr, "# the NUMA scanner did not run (scan sequence %ld, now %ld)\n",
+			seq, numa_scan_seq());
 		bad++;
 	}
 	if (sharing && vmstat("cow_pte_copied") != copied) {

@@ -776,6 +776,8 @@ static long act_numa_scan(char **mem, size_t len)
 	if (own == MAP_FAILED)
 		return fail("mmap");
 	memset(own, 1, own_len);
+	if (knob_write(NUMA_SYSCTL, "1"))
+		return fail(NUMA_SYSCTL);
 
 	/*
 	 * Read (never write) the region while the scanner runs on this mm.
@@ -821,7 +823,14 @@ TEST_F_TIMEOUT(paths, numa_balancing_scan, 300)
 		ASSERT_LE(0, old[k]);
 		ASSERT_EQ(0, knob_write(path, k ? "100" : "0"));
 	}
-	ASSERT_EQ(0, knob_write(NUMA_SYSCTL, "1"));
+	/*
+	 * A page the scanner marked before the fork faults in the shared
+	 * table when read, and that fault rightly copies the table. So the
+	 * scanner stays off until the fork, and a read clears the marks it
+	 * left since boot; act_numa_scan() switches it on.
+	 */
+	ASSERT_EQ(0, knob_write(NUMA_SYSCTL, "0"));
+	ASSERT_EQ(0, check_range(self->mem, self->mem, REGION_SZ, 1, "before"));
 	sharing = variant->cow_pte;
 	ONE_SIDE(NULL, act_numa_scan, NULL);
 	snprintf(val, sizeof(val), "%ld", enabled);

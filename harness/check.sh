@@ -98,8 +98,10 @@ quiet="loglevel=3"
 (
 	# The stock-fork variants of our tests ran on release; not again here.
 	# The leak check's 2000 fork+exit cycles took 7 min here: 500 will do.
-	# Two nodes, for the migration and NUMA balancing path tests.
-	CMDLINE="page_table_check=on" NUMA=1 boot debug \
+	# Two nodes, for the migration and NUMA balancing path tests. NUMA
+	# balancing stays off, as it was with one node, except in the test
+	# that switches it on.
+	CMDLINE="page_table_check=on numa_balancing=disable" NUMA=1 boot debug \
 		"COWPTE_SKIP_STOCK=1 COWPTE_LEAK_CYCLES=500 $sel"
 	NUMA=1 CMDLINE="cow_pte=force page_table_check=on $quiet" boot debug-forced \
 		"$(mm_run "$DEBUG_MM_CATEGORIES")"

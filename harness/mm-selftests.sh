@@ -37,8 +37,10 @@ guest)
 	shared() { awk '$1 == "cow_pte_shared" { print $2 }' /proc/vmstat; }
 	before=$(shared)
 	rm -f /tmp/mm.times
+	# Line by line, so that a run cut off by its time limit still leaves
+	# the results it had in the shared folder.
 	./run_vmtests.sh -t "$*" 2>&1 | tap_times /tmp/mm.times | tee /tmp/mm.log |
-		grep -E '^(not )?ok [0-9]+ ' || true
+		grep --line-buffered -E '^(not )?ok [0-9]+ ' || true
 	after=$(shared)
 	echo $(( ${after:-0} - ${before:-0} )) >/tmp/mm.shared
 	;;

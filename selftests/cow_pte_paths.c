@@ -2,8 +2,8 @@
 /*
  * Every page-table path besides faults and zaps, driven through a PTE table
  * that fork left shared: mprotect, mremap, madvise, mlock, soft-dirty,
- * /proc reports, swap, migration, userfaultfd, KSM, vmsplice and page
- * allocation failures.
+ * /proc reports, swap, migration, device memory, userfaultfd, KSM, vmsplice
+ * and page allocation failures.
  *
  * Each test runs four times: stock fork and COW PTE, with the operation done
  * by the parent and, separately, by the child. The side that acts checks
@@ -30,6 +30,7 @@
 #include "kselftest_harness.h"
 #include "cowpte_util.h"
 #include "../../../mm/gup_test.h"
+#include "../../../lib/test_hmm_uapi.h"
 
 #define NR_TABLES	4
 #define REGION_SZ	(NR_TABLES * TABLE_SZ)
@@ -856,6 +857,195 @@ static long act_compact(char **mem, size_t len)
 TEST_F_TIMEOUT(paths, migrate_compaction, 300)
 {
 	ONE_SIDE(NULL, act_compact, NULL);
+}
+
+/* --- device memory (test_hmm) ----------------------------------------- */
+
+/*
+ * test_hmm's mirror device stands in for a GPU sharing the address space:
+ * it maps pages through hmm_range_fault(), moves them to device private
+ * memory with migrate_vma, and takes device exclusive access for atomics.
+ * A mirror follows the mm that opened it, so each process opens its own,
+ * and keeps it open: pages on the device belong to it until they return.
+ *
+ * The device works on the first DEV_PAGES pages of every table: each table
+ * is reached, and migration stays quick enough for the debug kernel.
+ */
+#define HMM_DEV		"/dev/hmm_dmirror0"
+#define DEV_PAGES	16
+#define DEV_SZ		(DEV_PAGES * PAGE_SZ)
+
+static int hmm_fd = -1;
+static pid_t hmm_fd_pid;
+
+/*
+ * Run a mirror command on [@at, @at + DEV_SZ), with @buf as the device's
+ * side of the data. Returns the pages it did not do, or -1.
+ */
+static long hmm_cmd(char *at, unsigned long req, char *buf, const char *what)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)at, .ptr = (uintptr_t)buf,
+		.npages = DEV_PAGES,
+	};
+
+	if (hmm_fd < 0 || hmm_fd_pid != getpid()) {
+		hmm_fd = open(HMM_DEV, O_RDWR);
+		hmm_fd_pid = getpid();
+		if (hmm_fd < 0)
+			return fail("open " HMM_DEV);
+	}
+	if (ioctl(hmm_fd, req, &cmd))
+		return fail(what);
+	if (cmd.cpages == cmd.npages)
+		return 0;
+	fprintf(stderr, "# %s: %llu of %llu pages\n", what,
+		(unsigned long long)cmd.cpages, (unsigned long long)cmd.npages);
+	return cmd.npages - cmd.cpages;
+}
+
+/*
+ * What the pages [@at, @at + DEV_SZ) of the region at @mem hold in
+ * generation @gen, as whole pages: see stamp_range().
+ */
+static void dev_stamps(char *buf, char *mem, char *at, uint64_t gen)
+{
+	memset(buf, 0, DEV_SZ);
+	for (size_t off = 0; off < DEV_SZ; off += PAGE_SZ) {
+		uint64_t v = stamp(mem, at + off, gen);
+
+		memcpy(buf + off, &v, sizeof(v));
+		memcpy(buf + off + PAGE_SZ - sizeof(v), &v, sizeof(v));
+	}
+}
+
+/*
+ * @req on the first pages of every table of the region at @mem, checking
+ * that the device's data is generation 1. The CPU does not touch the
+ * pages: that would bring them back from the device, or end its exclusive
+ * access.
+ */
+static long hmm_each_table(char *mem, unsigned long req, const char *what)
+{
+	char *buf = malloc(DEV_SZ), *want = malloc(DEV_SZ);
+	long bad = 0;
+
+	if (!buf || !want)
+		return fail("malloc");
+	for (int t = 0; t < NR_TABLES && !bad; t++) {
+		char *at = mem + t * TABLE_SZ;
+
+		bad = hmm_cmd(at, req, buf, what);
+		dev_stamps(want, mem, at, 1);
+		for (size_t off = 0; !bad && off < DEV_SZ; off += PAGE_SZ)
+			bad += memcmp(buf + off, want + off, PAGE_SZ) != 0;
+		if (bad)
+			fprintf(stderr, "# %s: table %d: wrong data\n", what, t);
+	}
+	free(buf);
+	free(want);
+	return bad;
+}
+
+/*
+ * The device reads what this side has, then writes generation 7 over it:
+ * this side sees the device's data, the other side must not.
+ */
+static long act_hmm_write(char **mem, size_t len)
+{
+	char *buf = malloc(DEV_SZ);
+	long bad;
+
+	if (!buf)
+		return fail("malloc");
+	bad = hmm_each_table(*mem, HMM_DMIRROR_READ, "HMM_DMIRROR_READ");
+	for (int t = 0; t < NR_TABLES && !bad; t++) {
+		char *at = *mem + t * TABLE_SZ;
+
+		dev_stamps(buf, *mem, at, 7);
+		bad = hmm_cmd(at, HMM_DMIRROR_WRITE, buf, "HMM_DMIRROR_WRITE");
+	}
+	for (int t = 0; t < NR_TABLES && !bad; t++)
+		bad = check_range(*mem, *mem + t * TABLE_SZ, DEV_SZ, 7,
+				  "device wrote");
+	free(buf);
+	return bad;
+}
+
+TEST_F_TIMEOUT(paths, device_mirror_write, 180)
+{
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(NULL, act_hmm_write, NULL);
+}
+
+static long hmm_to_device(char *mem, size_t len)
+{
+	return hmm_each_table(mem, HMM_DMIRROR_MIGRATE_TO_DEV,
+			      "HMM_DMIRROR_MIGRATE_TO_DEV");
+}
+
+/*
+ * One side moves pages to the device, as stock fork lets it; its CPU then
+ * brings them back.
+ */
+static long act_hmm_migrate(char **mem, size_t len)
+{
+	long bad = hmm_to_device(*mem, len);
+
+	return bad ? bad : check_range(*mem, *mem, len, 1, "back from device");
+}
+
+TEST_F_TIMEOUT(paths, device_migrate_after_fork, 180)
+{
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(NULL, act_hmm_migrate, NULL);
+}
+
+/*
+ * Pages already on the device when the table is shared: a copy of the
+ * table must see writable device private entries as copy on write, as
+ * fork does, and the CPU brings the pages back for each side. (Not the
+ * device writing them here: with stock fork, that does not finish.)
+ */
+TEST_F_TIMEOUT(paths, device_private_before_fork, 180)
+{
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(hmm_to_device, act_read, NULL);
+}
+
+static long hmm_exclusive(char *mem, size_t len)
+{
+	return hmm_each_table(mem, HMM_DMIRROR_EXCLUSIVE,
+			      "HMM_DMIRROR_EXCLUSIVE");
+}
+
+/* Device exclusive access for one side, which the CPU then takes back. */
+static long act_hmm_exclusive(char **mem, size_t len)
+{
+	long bad = hmm_exclusive(*mem, len);
+
+	return bad ? bad : check_range(*mem, *mem, len, 1, "after exclusive");
+}
+
+TEST_F_TIMEOUT(paths, device_exclusive_after_fork, 180)
+{
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(NULL, act_hmm_exclusive, NULL);
+}
+
+/*
+ * Device exclusive entries in a table when it is shared: fork ends device
+ * access, and the first CPU access of either side maps the pages again.
+ */
+TEST_F_TIMEOUT(paths, device_exclusive_before_fork, 180)
+{
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(hmm_exclusive, act_read, NULL);
 }
 
 /* --- userfaultfd ------------------------------------------------------ */

@@ -262,17 +262,22 @@ static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
  * accounting fork would have done for it: the copy is a new mapping of the
  * same page, so both must be write-protected for COW. The shared table may
  * be changed here only in ways that do not alter what any sharer sees
- * (clearing write and exclusive bits), as it is read-only to all of them.
+ * (clearing write and exclusive bits, mapping a device exclusive page
+ * again), as it is read-only to all of them. Returns 0, -EAGAIN when the
+ * swap count of *@cont needs a continuation, -EBUSY when a page lock was
+ * held, or -ENOMEM.
  */
 static int copy_entry(struct vm_area_struct *vma, unsigned long addr,
 		      pte_t *src, pte_t *dst, int *rss, swp_entry_t *cont)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	pte_t pte = ptep_get(src);
 	struct folio *folio;
 	struct page *page;
 	swp_entry_t entry;
+	pte_t pte;
 
+again:
+	pte = ptep_get(src);
 	if (pte_none(pte))
 		return 0;
 	if (pte_present(pte)) {
@@ -281,10 +286,10 @@ static int copy_entry(struct vm_area_struct *vma, unsigned long addr,
 			folio = page_folio(page);
 			folio_get(folio);
 			/* Only fails for a page that may be pinned: see fork. */
-			if (unlikely(folio_try_dup_anon_rmap_pte(folio, page,
-								 vma))) {
+			if (WARN_ON_ONCE(folio_try_dup_anon_rmap_pte(folio, page,
+								     vma))) {
 				folio_put(folio);
-				return -EBUSY;
+				return -ENOMEM;
 			}
 			rss[mm_counter(folio)]++;
 		}
@@ -333,13 +338,20 @@ static int copy_entry(struct vm_area_struct *vma, unsigned long addr,
 			pte = swp_entry_to_pte(entry);
 			set_pte_at(mm, addr, src, pte);
 		}
+	} else if (is_device_exclusive_entry(entry)) {
+		/*
+		 * Such an entry cannot have a second mapping. The device lost
+		 * its access at fork, whose MMU notifier call covered the
+		 * table, so map the page again, as fork would have, and copy
+		 * that. Only the page lock can stand in the way.
+		 */
+		if (try_restore_exclusive_pte(src, vma, addr))
+			return -EBUSY;
+		goto again;
 	} else if (is_pte_marker_entry(entry)) {
 		/* No uffd-wp here (see vma_cow_pte_eligible); keep poison. */
 		if (!(pte_marker_get(entry) & PTE_MARKER_POISONED))
 			return 0;
-	} else if (!is_hwpoison_entry(entry)) {
-		/* Device exclusive: only its owner can restore it. */
-		return -EBUSY;
 	}
 	set_pte_at(mm, addr, dst, pte_swp_clear_uffd_wp(pte));
 	return 0;
@@ -372,8 +384,9 @@ static void undo_entry(struct vm_area_struct *vma, unsigned long addr,
 
 /*
  * Give @vma's mm a private copy of the shared table @pmd points at, or the
- * table itself when no other mm shares it any more. Returns 0, or -ENOMEM
- * with nothing changed.
+ * table itself when no other mm shares it any more. Returns 0, -ENOMEM, or
+ * -EAGAIN when @gfp cannot block and a page lock was held; the table is then
+ * still shared.
  */
 static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
 			 unsigned long addr, gfp_t gfp)
@@ -450,8 +463,14 @@ again:
 				return -ENOMEM;
 			goto again;
 		}
-		WARN_ON_ONCE(1);
-		return -ENOMEM;
+		/* Someone holds a page lock for a moment: see copy_entry(). */
+		if (ret == -EBUSY) {
+			if (!gfpflags_allow_blocking(gfp))
+				return -EAGAIN;
+			cond_resched();
+			goto again;
+		}
+		return ret;
 	}
 
 	/* The owner counted these pages already; anyone else counts now. */
@@ -528,7 +547,8 @@ vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
  * fork writes write_protect_seq without the page_table_lock that serialises
  * breaks, and must not run concurrently.
  *
- * Returns 0, -ENOMEM, or -EAGAIN when the mmap lock was contended.
+ * Returns 0, -ENOMEM, or -EAGAIN when the mmap lock or a page lock was
+ * contended.
  */
 int __cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
 		      unsigned long addr, gfp_t gfp)

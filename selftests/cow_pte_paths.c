@@ -878,6 +878,13 @@ TEST_F_TIMEOUT(paths, migrate_compaction, 300)
 static int hmm_fd = -1;
 static pid_t hmm_fd_pid;
 
+/* ONE_SIDE() for a device test, skipped without test_hmm's device. */
+#define DEVICE_ONE_SIDE(prep, act) do {					\
+	if (access(HMM_DEV, F_OK))					\
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");	\
+	ONE_SIDE(prep, act, NULL);					\
+} while (0)
+
 /*
  * Run a mirror command on [@at, @at + DEV_SZ), with @buf as the device's
  * side of the data. Returns the pages it did not do, or -1.
@@ -974,9 +981,7 @@ static long act_hmm_write(char **mem, size_t len)
 
 TEST_F_TIMEOUT(paths, device_mirror_write, 180)
 {
-	if (access(HMM_DEV, F_OK))
-		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
-	ONE_SIDE(NULL, act_hmm_write, NULL);
+	DEVICE_ONE_SIDE(NULL, act_hmm_write);
 }
 
 static long hmm_to_device(char *mem, size_t len)
@@ -985,22 +990,24 @@ static long hmm_to_device(char *mem, size_t len)
 			      "HMM_DMIRROR_MIGRATE_TO_DEV");
 }
 
+/* After a device operation that went well, the CPU sees the data again. */
+static long then_cpu(long bad, char *mem, size_t len)
+{
+	return bad ? bad : check_range(mem, mem, len, 1, "CPU after device");
+}
+
 /*
  * One side moves pages to the device, as stock fork lets it; its CPU then
  * brings them back.
  */
 static long act_hmm_migrate(char **mem, size_t len)
 {
-	long bad = hmm_to_device(*mem, len);
-
-	return bad ? bad : check_range(*mem, *mem, len, 1, "back from device");
+	return then_cpu(hmm_to_device(*mem, len), *mem, len);
 }
 
 TEST_F_TIMEOUT(paths, device_migrate_after_fork, 180)
 {
-	if (access(HMM_DEV, F_OK))
-		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
-	ONE_SIDE(NULL, act_hmm_migrate, NULL);
+	DEVICE_ONE_SIDE(NULL, act_hmm_migrate);
 }
 
 /*
@@ -1011,9 +1018,7 @@ TEST_F_TIMEOUT(paths, device_migrate_after_fork, 180)
  */
 TEST_F_TIMEOUT(paths, device_private_before_fork, 180)
 {
-	if (access(HMM_DEV, F_OK))
-		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
-	ONE_SIDE(hmm_to_device, act_read, NULL);
+	DEVICE_ONE_SIDE(hmm_to_device, act_read);
 }
 
 static long hmm_exclusive(char *mem, size_t len)
@@ -1025,16 +1030,12 @@ static long hmm_exclusive(char *mem, size_t len)
 /* Device exclusive access for one side, which the CPU then takes back. */
 static long act_hmm_exclusive(char **mem, size_t len)
 {
-	long bad = hmm_exclusive(*mem, len);
-
-	return bad ? bad : check_range(*mem, *mem, len, 1, "after exclusive");
+	return then_cpu(hmm_exclusive(*mem, len), *mem, len);
 }
 
 TEST_F_TIMEOUT(paths, device_exclusive_after_fork, 180)
 {
-	if (access(HMM_DEV, F_OK))
-		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
-	ONE_SIDE(NULL, act_hmm_exclusive, NULL);
+	DEVICE_ONE_SIDE(NULL, act_hmm_exclusive);
 }
 
 /*
@@ -1043,9 +1044,7 @@ TEST_F_TIMEOUT(paths, device_exclusive_after_fork, 180)
  */
 TEST_F_TIMEOUT(paths, device_exclusive_before_fork, 180)
 {
-	if (access(HMM_DEV, F_OK))
-		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
-	ONE_SIDE(hmm_exclusive, act_read, NULL);
+	DEVICE_ONE_SIDE(hmm_exclusive, act_read);
 }
 
 /* --- userfaultfd ------------------------------------------------------ */

@@ -11,7 +11,7 @@ set -eo pipefail
 variant=$1
 frags=("$TOP/kernel/configs/cowpte.config")
 case "$variant" in
-release) src=$SRC; frags+=("$TOP/kernel/configs/cowpte-device.config") ;;
+release) src=$SRC ;;
 debug)   src=$SRC; frags+=("$TOP/kernel/configs/cowpte-debug.config") ;;
 stock)   src=$STOCK_SRC ;;
 *)       die "unknown kernel variant '$variant' (release, debug or stock)" ;;

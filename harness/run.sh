@@ -70,6 +70,16 @@ append+=" init=$TOP/harness/guest-init.sh"
 # (seen in every debug boot on 2026-11-28). Route PCI interrupts from the
 # BIOS table instead; ACPI still gives the NUMA layout.
 [ "$VARIANT" = debug ] && append+=" pci=noacpi"
+# KASAN (generic, inline) with 5-level paging gives a false wild-memory-access
+# report at early boot when an interrupt lands while identify_cpu() has
+# cleared the boot CPU's capability words: pgtable_l5_enabled() then reads
+# false, so the shadow's start is computed for 4 levels and direct-map
+# addresses (ff11...) look unmapped. Stock code: seen in one of five debug
+# boots on 2026-11-30 (rcu_is_watching() from common_interrupt), and
+# reported upstream ("kasan: Fix false-positive wild-memory-access on x86
+# under 5-level paging", June 2026). The debug kernel boots with 4 levels;
+# the release kernel keeps 5.
+[ "$VARIANT" = debug ] && append+=" no5lvl"
 append+=" $CMDLINE"
 
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \

@@ -47,6 +47,13 @@ start=$(date +%s)
 "$TOP/harness/kernel.sh" debug || exit 1
 
 passed=0 failed=0 skipped=0
+# CI shows only the last lines of this run's output: every failure is
+# also named again next to the totals.
+why=()
+fail() {	# $1: what failed, $2: how many failures it counts for (1)
+	failed=$((failed + ${2:-1}))
+	why+=("$1")
+}
 tally() {	# $1: a "N passed, N failed, N skipped" line
 	local p f s
 	read -r p _ f _ s _ <<<"$1"
@@ -116,7 +123,8 @@ for f in "$runs"/check-*.error; do
 	out=${f%.error}.out
 	[ -f "$out" ] && tail -30 "$out" >&2
 	echo "error: $(cat "$f")" >&2
-	failed=$((failed + 1))
+	# With the first splat line run.sh found, if that is why it failed.
+	fail "$(cat "$f")$([ -f "$out" ] && grep -m1 -E 'BUG:|WARNING:|Oops' "$out" | sed 's/^/: /')"
 done
 
 for v in release debug; do
@@ -126,15 +134,18 @@ for v in release debug; do
 		echo "selftests on the $v kernel: $line"
 		grep -E '^# not ok' "$share/selftests.log" | sed 's/^# /  /'
 		tally "$line"
+		while read -r t; do
+			why+=("$v selftests: $t")
+		done < <(grep -E '^# not ok' "$share/selftests.log" | sed 's/^# //')
 		# A runner that failed or ran nothing, with no failing case to show.
 		if [ "$(cat "$share/selftests.rc" 2>/dev/null)" != 0 ] &&
 		   [[ "$line" == *" 0 failed"* ]]; then
 			echo "  the runner failed (see $share/selftests.log)"
-			failed=$((failed + 1))
+			fail "$v selftests: the runner failed"
 		fi
 	else
 		echo "selftests on the $v kernel: no results"
-		failed=$((failed + 1))
+		fail "$v selftests: no results"
 	fi
 done
 
@@ -145,13 +156,13 @@ for v in release release-forced debug-forced; do
 	echo "mm kselftests on $v (tables shared by their forks: ${shared:-?}):"
 	if [ ! -s "$mm" ]; then
 		echo "  no results"
-		failed=$((failed + 1))
+		fail "mm kselftests on $v: no results"
 		continue
 	fi
 	# A forced run that shared nothing tested the stock fork only.
 	if [[ $v == *-forced ]] && ! [ "${shared:-0}" -gt 0 ]; then
 		echo "  cow_pte=force shared no table"
-		failed=$((failed + 1))
+		fail "mm kselftests on $v: cow_pte=force shared no table"
 	fi
 	notrun=
 	[ $v = debug-forced ] && notrun=$NOT_ON_DEBUG
@@ -167,7 +178,8 @@ for v in release release-forced debug-forced; do
 		# Count each test that moved once: a changed line is one - and one +.
 		minus=$(grep -c '^-[A-Z]' "$mm.diff") plus=$(grep -c '^+[A-Z]' "$mm.diff")
 		n=$(( minus > plus ? minus : plus ))
-		failed=$((failed + (n > 0 ? n : 1)))
+		fail "mm kselftests on $v: $(grep '^[-+][A-Z]' "$mm.diff" | tr '\n' ' ')" \
+			$((n > 0 ? n : 1))
 		sed -n 's/^+FAIL //p' "$mm.diff" | while read -r t; do
 			echo "  $t printed:"
 			"$TOP/harness/mm-selftests.sh" explain "$share/mm.log" "$t"
@@ -182,6 +194,9 @@ for f in "$runs"/check-*/share/{selftests.log,mm}.times; do
 	[ -s "$f" ] || continue
 	echo "slowest in ${f#"$runs"/} (s):"
 	sort -rn "$f" | head -5 | sed 's/^/  /'
+done
+for w in "${why[@]}"; do
+	echo "FAILED: $w"
 done
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed = 0 ]

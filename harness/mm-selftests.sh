@@ -84,6 +84,10 @@ compare)
 	       print ((n in flaky) && (r == "PASS" || r == "FAIL")) ? "FLAKY " n : r " " n }' \
 		"$results.expected" "$results.got" >"$results.got.tmp" &&
 		mv "$results.got.tmp" "$results.got"
+	# In name order: a run may come in parts booted side by side (make
+	# check's debug-forced run), so the tests need not be in run order.
+	sort -o "$results.expected" "$results.expected"
+	sort -o "$results.got" "$results.got"
 	if ! diff -u "$results.expected" "$results.got" >"$results.diff"; then
 		echo "mm kselftests differ from $expected:"
 		grep -E '^[-+][A-Z]' "$results.diff"

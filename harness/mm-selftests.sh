@@ -44,16 +44,25 @@ guest)
 	if [[ $cats == *" hmm "* ]]; then
 		hmm=1 cats=${cats// hmm / }
 	fi
+	# One result line per case ("hmm-tests hmm.FIXTURE.CASE"): the
+	# expectations can then accept one flaky case without accepting any
+	# failure of the other 57. A case that never reported is missing.
 	hmm_tests() {
-		local rc
+		local n=0 r name skip
 		echo "# running ./hmm-tests"
-		./hmm-tests 2>&1 | sed -u 's/^/# /'
-		rc=${PIPESTATUS[0]}
-		case $rc in
-		0) echo "ok 1 hmm-tests" ;;
-		4) echo "ok 1 hmm-tests # SKIP" ;;
-		*) echo "not ok 1 hmm-tests # exit=$rc" ;;
-		esac
+		./hmm-tests 2>&1 | sed -u 's/^/# /' | tee /tmp/hmm-tests.out || true
+		sed -nE 's/^# (not )?ok [0-9]+ (hmm[^ ]*)( # SKIP.*)?$/\1|\2|\3/p' \
+			/tmp/hmm-tests.out |
+		while IFS='|' read -r r name skip; do
+			n=$((n + 1))
+			if [ -n "$r" ]; then
+				echo "not ok $n hmm-tests $name # exit=1"
+			elif [ -n "$skip" ]; then
+				echo "ok $n hmm-tests $name # SKIP"
+			else
+				echo "ok $n hmm-tests $name"
+			fi
+		done
 	}
 	# Line by line, so that a run cut off by its time limit still leaves
 	# the results it had in the shared folder.

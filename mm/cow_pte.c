@@ -403,8 +403,12 @@ static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
 	pmd_t orig;
 
 again:
-	/* Entries left none in the copy must read as none. */
-	new = __pte_alloc_one(mm, gfp | __GFP_ZERO);
+	/*
+	 * Entries left none in the copy must read as none. The copy is a page
+	 * table of @mm like any other, charged to the memory cgroup as one,
+	 * whichever path (and gfp) asked for it.
+	 */
+	new = __pte_alloc_one(mm, gfp | __GFP_ZERO | __GFP_ACCOUNT);
 	if (!new)
 		return -ENOMEM;
 

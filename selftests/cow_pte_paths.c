@@ -2051,10 +2051,10 @@ TEST_F_TIMEOUT(paths, swapoff, 300)
 }
 
 /*
- * A memory cgroup of 4 MiB without swap, for a process to be OOM-killed in.
- * Returns 0, or a reason to skip.
+ * A memory cgroup for a process to be charged in; with @max, limited to
+ * that and without swap. Returns 0, or a reason to skip.
  */
-static const char *oom_cgroup(char *cg)
+static const char *mem_cgroup_make(char *cg, const char *max)
 {
 	char path[96];
 	FILE *f;
@@ -2074,10 +2074,10 @@ static const char *oom_cgroup(char *cg)
 		rmdir(cg);
 		return "no memory controller";
 	}
-	fputs("4M", f);
+	fputs(max ? max : "max", f);
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/memory.swap.max", cg);
-	f = fopen(path, "w");
+	f = max ? fopen(path, "w") : NULL;
 	if (f) {
 		fputs("0", f);
 		fclose(f);
@@ -2085,16 +2085,87 @@ static const char *oom_cgroup(char *cg)
 	return NULL;
 }
 
-/* Move the calling process into @cg; exits if it cannot. */
-static void oom_cgroup_enter(const char *cg)
+/* Move the calling process into the cgroup at @cg; 0 or -1. */
+static int cgroup_enter(const char *cg)
 {
 	char path[96];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
 	f = fopen(path, "w");
-	if (!f || fprintf(f, "%d", getpid()) < 0 || fclose(f))
-		_exit(99);
+	if (!f)
+		return -1;
+	if (fprintf(f, "%d", getpid()) < 0) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f) ? -1 : 0;
+}
+
+/* Bytes of page tables charged to the memory cgroup at @cg, or -1. */
+static long cgroup_pagetables(const char *cg)
+{
+	char path[96], key[64];
+	long v, ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/memory.stat", cg);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (ret < 0 && fscanf(f, "%63s %ld", key, &v) == 2)
+		if (!strcmp(key, "pagetables"))
+			ret = v;
+	fclose(f);
+	return ret;
+}
+
+static char charge_cg[] = "/sys/fs/cgroup/cowpte-pt-XXXXXX";
+static bool charge_copies;
+
+/*
+ * A device read from inside a memory cgroup: the copies it makes of shared
+ * tables are page tables of this side like any other, and must be charged
+ * to its cgroup. memory.stat catches up within the 2 s of the periodic
+ * stats flush: wait up to 10 s for it.
+ */
+static long act_hmm_charged(char **mem, size_t len)
+{
+	long want = NR_TABLES * PAGE_SZ, before, got = 0, bad;
+
+	if (cgroup_enter(charge_cg))
+		return fail("entering the test cgroup");
+	before = cgroup_pagetables(charge_cg);
+	bad = hmm_each_table(*mem, HMM_DMIRROR_READ, "HMM_DMIRROR_READ");
+	for (int i = 0; charge_copies && !bad && i < 20; i++) {
+		got = cgroup_pagetables(charge_cg) - before;
+		if (got >= want)
+			break;
+		usleep(500 * 1000);
+	}
+	if (charge_copies && got < want) {
+		fprintf(stderr, "# %ld bytes of page tables charged, not %ld\n",
+			got, want);
+		bad++;
+	}
+	/* Out again, so that the test can remove the cgroup. */
+	if (cgroup_enter("/sys/fs/cgroup"))
+		return fail("leaving the test cgroup");
+	return bad;
+}
+
+TEST_F_TIMEOUT(paths, device_copy_charged, 180)
+{
+	const char *why;
+
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	why = mem_cgroup_make(charge_cg, NULL);
+	if (why)
+		SKIP(return, "%s", why);
+	charge_copies = variant->cow_pte;
+	ONE_SIDE(NULL, act_hmm_charged, NULL);
+	rmdir(charge_cg);
 }
 
 /*
@@ -2106,7 +2177,7 @@ static void oom_cgroup_enter(const char *cg)
 TEST_F_TIMEOUT(paths, oom_kill_child, 120)
 {
 	char cg[] = "/sys/fs/cgroup/cowpte-oom-XXXXXX";
-	const char *why = oom_cgroup(cg);
+	const char *why = mem_cgroup_make(cg, "4M");
 	pid_t pid;
 
 	if (why)
@@ -2116,7 +2187,8 @@ TEST_F_TIMEOUT(paths, oom_kill_child, 120)
 	if (pid == 0) {
 		char *more;
 
-		oom_cgroup_enter(cg);
+		if (cgroup_enter(cg))
+			_exit(99);
 		/* 8 MiB of copies, or of new memory, in a 4 MiB cgroup. */
 		if (variant->child_acts) {
 			stamp_range(self->mem, self->mem, REGION_SZ, 3);
@@ -2184,7 +2256,7 @@ static void *hold_mm(void *arg)
 TEST_F_TIMEOUT(paths, oom_reap_forked, 180)
 {
 	char cg[] = "/sys/fs/cgroup/cowpte-oom-XXXXXX", reaped[64];
-	const char *why = oom_cgroup(cg);
+	const char *why = mem_cgroup_make(cg, "4M");
 	struct event go, check;
 	struct uffd_msg msg;
 	struct mm_holder h = { .from = self->mem + REGION_SZ - PAGE_SZ };
@@ -2233,7 +2305,8 @@ TEST_F_TIMEOUT(paths, oom_reap_forked, 180)
 					   "child");
 			_exit(bad_to_code(bad));
 		}
-		oom_cgroup_enter(cg);
+		if (cgroup_enter(cg))
+			_exit(99);
 		event_wait(&go);
 		/* 8 MiB of copies, or of new memory, in a 4 MiB cgroup. */
 		if (!variant->child_acts) {

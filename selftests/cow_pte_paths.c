@@ -2136,6 +2136,8 @@ static long act_hmm_charged(char **mem, size_t len)
 	if (cgroup_enter(charge_cg))
 		return fail("entering the test cgroup");
 	before = cgroup_pagetables(charge_cg);
+	if (before < 0)
+		return fail("memory.stat of the test cgroup");
 	bad = hmm_each_table(*mem, HMM_DMIRROR_READ, "HMM_DMIRROR_READ");
 	for (int i = 0; charge_copies && !bad && i < 20; i++) {
 		got = cgroup_pagetables(charge_cg) - before;

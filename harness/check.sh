@@ -44,7 +44,7 @@ NOT_ON_DEBUG='^(uffd-|ksm_|khugepaged|transhuge-stress|split_huge_page_test|soft
 # hmm-tests with cow_pte=force is an open bug (issue 4): on 2026-11-30 it
 # failed in two of the four forced make check runs (anon_teardown timed
 # out once; in the other anon_write_child got -EBUSY and four cases timed
-# out), though it passed in 21 forced runs outside make check; it passed
+# out), though it passed in 54 forced runs outside make check; it passed
 # in every plain run. Left out of the forced run until it is found,
 # so that it does not fail every other change at random; MM_FULL=1 runs it.
 FORCED_MM_CATEGORIES=${MM_CATEGORIES/hmm/} NOT_FORCED='^hmm-tests'
@@ -62,7 +62,7 @@ start=$(date +%s)
 passed=0 failed=0 skipped=0
 # CI shows only the last lines of this run's output: every failure is
 # also named again next to the totals.
-why=()
+why=() explained=
 fail() {	# $1: what failed, $2: how many failures it counts for (1)
 	failed=$((failed + ${2:-1}))
 	why+=("$1")
@@ -206,10 +206,12 @@ for v in release release-forced debug-forced; do
 		n=$(( minus > plus ? minus : plus ))
 		fail "mm kselftests on $v: $(grep '^[-+][A-Z]' "$mm.diff" | tr '\n' ' ')" \
 			$((n > 0 ? n : 1))
-		sed -n 's/^+FAIL //p' "$mm.diff" | while read -r t; do
-			echo "  $t printed:"
-			"$TOP/harness/mm-selftests.sh" explain "$share/mm.log" "$t"
-		done
+		# Shown at the end, where CI's cut of the output still has it.
+		while read -r t; do
+			explained+="  $t on $v printed:"$'\n'
+			explained+=$("$TOP/harness/mm-selftests.sh" explain "$share/mm.log" "$t" |
+				tail -40)$'\n'
+		done < <(sed -n 's/^+FAIL //p' "$mm.diff")
 	fi
 done
 
@@ -221,6 +223,7 @@ for f in "$runs"/check-*/share/{selftests.log,mm}.times; do
 	echo "slowest in ${f#"$runs"/} (s):"
 	sort -rn "$f" | head -5 | sed 's/^/  /'
 done
+printf '%s' "$explained"
 for w in "${why[@]}"; do
 	echo "FAILED: $w"
 done

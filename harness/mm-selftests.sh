@@ -47,10 +47,36 @@ guest)
 	# One result line per case ("hmm-tests hmm.FIXTURE.CASE"): the
 	# expectations can then accept one flaky case without accepting any
 	# failure of the other 57. A case that never reported is missing.
+	# Most cases take 1-2 s; the kselftest harness gives each 30 s. A
+	# case still running after 10 s, and again after 25 s, leaves its
+	# tasks' kernel stacks in the log, where "explain" shows them.
+	hmm_watch() {
+		local p e t k n
+		declare -A dumps
+		while sleep 2; do
+			for p in $(pgrep -x hmm-tests); do
+				# The oldest is the harness's parent, alive throughout.
+				[ "$p" = "$(pgrep -o -x hmm-tests)" ] && continue
+				e=$(ps -o etimes= -p "$p") || continue
+				n=${dumps[$p]:-0}
+				case $n in 0) k=10 ;; 1) k=25 ;; *) continue ;; esac
+				[ "${e// /}" -ge $k ] || continue
+				dumps[$p]=$((n + 1))
+				echo "# # watchdog: pid $p running for ${e// /}s; load $(cut -d' ' -f1-3 /proc/loadavg)"
+				for t in /proc/"$p"/task/*; do
+					k=$(cat "$t/stack" 2>/dev/null | sed 's/^\[<[0-9a-f]*>\] //' | tr '\n' ' ' || true)
+					echo "# # watchdog: task ${t##*/} state $(cut -d' ' -f3 "$t/stat" 2>/dev/null): $k"
+				done
+			done
+		done
+	}
 	hmm_tests() {
-		local n=0 r name skip
+		local n=0 r name skip watch
 		echo "# running ./hmm-tests"
+		hmm_watch & watch=$!
 		./hmm-tests 2>&1 | sed -u 's/^/# /' | tee /tmp/hmm-tests.out || true
+		kill $watch 2>/dev/null || true
+		wait $watch 2>/dev/null || true
 		sed -nE 's/^# (not )?ok [0-9]+ (hmm[^ ]*)( # SKIP.*)?$/\1|\2|\3/p' \
 			/tmp/hmm-tests.out |
 		while IFS='|' read -r r name skip; do

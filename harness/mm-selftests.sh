@@ -51,7 +51,7 @@ guest)
 	# case still running after 10 s, and again after 25 s, leaves its
 	# tasks' kernel stacks in the log, where "explain" shows them.
 	hmm_watch() {
-		local p e t k n
+		local p e t k n stack
 		declare -A dumps
 		while sleep 2; do
 			for p in $(pgrep -x hmm-tests); do
@@ -64,8 +64,8 @@ guest)
 				dumps[$p]=$((n + 1))
 				echo "# # watchdog: pid $p running for ${e// /}s; load $(cut -d' ' -f1-3 /proc/loadavg)"
 				for t in /proc/"$p"/task/*; do
-					k=$(cat "$t/stack" 2>/dev/null | sed 's/^\[<[0-9a-f]*>\] //' | tr '\n' ' ' || true)
-					echo "# # watchdog: task ${t##*/} state $(cut -d' ' -f3 "$t/stat" 2>/dev/null): $k"
+					stack=$(cat "$t/stack" 2>/dev/null | sed 's/^\[<[0-9a-f]*>\] //' | tr '\n' ' ' || true)
+					echo "# # watchdog: task ${t##*/} state $(cut -d' ' -f3 "$t/stat" 2>/dev/null): $stack"
 				done
 			done
 		done
@@ -138,13 +138,13 @@ explain)
 	# failing subtests and the end of what the test printed.
 	# A case of hmm-tests (one result each, see hmm_tests()) is framed by
 	# the kselftest harness's "RUN" line and its own "ok/not ok" line.
-	log=$2 name=$3 case=
-	[[ $name == "hmm-tests "* ]] && case=${name#hmm-tests }
-	awk -v name="$name" -v case="$case" '
-		case == "" && $0 == "# running ./" name { on = 1; n = 0; next }
-		case != "" && index($0, "RUN           " case " ...") { on = 1; n = 0; next }
-		on && case == "" && $0 ~ /^(not )?ok [0-9]+ / { on = 0; exit }
-		on && case != "" && $0 ~ "^# (not )?ok [0-9]+ " case "( |$)" { on = 0; exit }
+	log=$2 name=$3 hcase=
+	[[ $name == "hmm-tests "* ]] && hcase=${name#hmm-tests }
+	awk -v name="$name" -v hcase="$hcase" '
+		hcase == "" && $0 == "# running ./" name { on = 1; n = 0; next }
+		hcase != "" && index($0, "RUN           " hcase " ...") { on = 1; n = 0; next }
+		on && hcase == "" && $0 ~ /^(not )?ok [0-9]+ / { on = 0; exit }
+		on && hcase != "" && $0 ~ "^# (not )?ok [0-9]+ " hcase "( |$)" { on = 0; exit }
 		on { buf[n++] = $0 }
 		END {
 			for (i = 0; i < n; i++)

@@ -50,8 +50,12 @@ guest)
 	# Most cases take 1-2 s; the kselftest harness gives each 30 s. A
 	# case still running after 10 s, and again after 25 s, leaves its
 	# tasks' kernel stacks in the log, where "explain" shows them.
+	# A task's kernel stack on one line, without the addresses.
+	kstack() {
+		sed 's/^\[<[0-9a-f]*>\] //' "$1/stack" 2>/dev/null | tr '\n' ' ' || true
+	}
 	hmm_watch() {
-		local p e t k n stack
+		local p e t k n op os oc
 		declare -A dumps
 		while sleep 2; do
 			for p in $(pgrep -x hmm-tests); do
@@ -64,8 +68,15 @@ guest)
 				dumps[$p]=$((n + 1))
 				echo "# # watchdog: pid $p running for ${e// /}s; load $(cut -d' ' -f1-3 /proc/loadavg)"
 				for t in /proc/"$p"/task/*; do
-					stack=$(cat "$t/stack" 2>/dev/null | sed 's/^\[<[0-9a-f]*>\] //' | tr '\n' ' ' || true)
-					echo "# # watchdog: task ${t##*/} state $(cut -d' ' -f3 "$t/stat" 2>/dev/null): $stack"
+					echo "# # watchdog: task ${t##*/} state $(cut -d' ' -f3 "$t/stat" 2>/dev/null): $(kstack "$t")"
+				done
+				# A slow case may be starved rather than stuck:
+				# show who else runs or waits, and the memory left.
+				echo "# # watchdog: $(grep -E '^(MemFree|MemAvailable|PageTables):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
+				echo "# # watchdog: most CPU time: $(ps -eo pid=,time=,comm= --sort=-time | head -5 | tr -s ' ' | tr '\n' ';')"
+				ps -eo pid=,stat=,comm= | while read -r op os oc; do
+					[[ $os == [RD]* && $oc != ps && $oc != hmm-tests ]] || continue
+					echo "# # watchdog: also $os: pid $op ($oc): $(kstack "/proc/$op")"
 				done
 			done
 		done
@@ -148,7 +159,7 @@ explain)
 		on { buf[n++] = $0 }
 		END {
 			for (i = 0; i < n; i++)
-				if (buf[i] ~ /not ok|[Ff]ail|[Ee]rror|[Ee]xpected/)
+				if (tolower(buf[i]) ~ /not ok|fail|error|expected|timeout|watchdog/)
 					print "    " buf[i]
 			print "    --- last lines ---"
 			for (i = (n > 15 ? n - 15 : 0); i < n; i++)

@@ -47,29 +47,41 @@ guest)
 	# One result line per case ("hmm-tests hmm.FIXTURE.CASE"): the
 	# expectations can then accept one flaky case without accepting any
 	# failure of the other 57. A case that never reported is missing.
-	# Most cases take 1-2 s; the kselftest harness gives each 30 s. A
-	# case still running after 10 s, and again after 25 s, leaves its
-	# tasks' kernel stacks in the log, where "explain" shows them.
+	# Most cases take 1-3 s; the kselftest harness gives each 30 s. A
+	# case still running after 8 s, and again after 18 s (the dump
+	# itself takes seconds on a loaded host), leaves its tasks' kernel
+	# stacks and every CPU's backtrace in the log, where "explain"
+	# shows them.
 	# A task's kernel stack on one line, without the addresses.
 	kstack() {
 		sed 's/^\[<[0-9a-f]*>\] //' "$1/stack" 2>/dev/null | tr '\n' ' ' || true
 	}
 	hmm_watch() {
-		local p e t k n op os oc
+		local p e t k n op os oc lines
 		declare -A dumps
 		while sleep 2; do
-			for p in $(pgrep -x hmm-tests); do
+			# Youngest first: a TEST_F case is a waiting parent and
+			# the child that runs the test, whose state matters.
+			for p in $(pgrep -x hmm-tests | sort -rn); do
 				# The oldest is the harness's parent, alive throughout.
 				[ "$p" = "$(pgrep -o -x hmm-tests)" ] && continue
 				e=$(ps -o etimes= -p "$p") || continue
 				n=${dumps[$p]:-0}
-				case $n in 0) k=10 ;; 1) k=25 ;; *) continue ;; esac
+				case $n in 0) k=8 ;; 1) k=18 ;; *) continue ;; esac
 				[ "${e// /}" -ge $k ] || continue
 				dumps[$p]=$((n + 1))
 				echo "# # watchdog: pid $p running for ${e// /}s; load $(cut -d' ' -f1-3 /proc/loadavg)"
 				for t in /proc/"$p"/task/*; do
 					echo "# # watchdog: task ${t##*/} state $(cut -d' ' -f3 "$t/stat" 2>/dev/null): $(kstack "$t")"
 				done
+				# A task running in the kernel shows no stack above
+				# (a make check case spun there for 21 s): have every
+				# CPU print its backtrace (sysrq l) and keep that.
+				lines=$(dmesg | wc -l)
+				echo l >/proc/sysrq-trigger 2>/dev/null || true
+				sleep 1
+				dmesg | tail -n +$((lines + 1)) | head -80 |
+					sed 's/^/# # watchdog: /' || true
 				# A slow case may be starved rather than stuck:
 				# show who else runs or waits, and the memory left.
 				echo "# # watchdog: $(grep -E '^(MemFree|MemAvailable|PageTables):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"

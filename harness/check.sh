@@ -45,8 +45,8 @@ NOT_ON_DEBUG='^(uffd-|ksm_|khugepaged|transhuge-stress|split_huge_page_test|soft
 # failed in three of the seven make check runs that had it in the forced
 # run (anon_teardown timed out once; once anon_write_child got -EBUSY and
 # four cases timed out; once anon_read timed out after the kernel reported
-# it 21 s in a page fault under the dmirror ioctl without a quiescent
-# state), though it passed in 54 forced runs outside make check; it passed
+# it 21 s in the kernel without a quiescent state, caught in a page fault
+# under the dmirror ioctl), though it passed in 54 forced runs outside make check; it passed
 # in every plain run. Left out of the forced run until it is found,
 # so that it does not fail every other change at random; MM_FULL=1 runs it.
 FORCED_MM_CATEGORIES=${MM_CATEGORIES/hmm/} NOT_FORCED='^hmm-tests'

@@ -56,6 +56,24 @@ guest)
 	kstack() {
 		sed 's/^\[<[0-9a-f]*>\] //' "$1/stack" 2>/dev/null | tr '\n' ' ' || true
 	}
+	# Counters that tell a slow case from a stuck one, and what the rest
+	# of the machine does meanwhile: the case's own page faults, the
+	# kernel's paging and COW PTE events, KSM, and the interrupts each
+	# CPU takes (an IPI storm slows a TCG vCPU down). "name value" lines.
+	counters() {	# $1: pid of the case
+		echo "minflt $(cut -d' ' -f10 "/proc/$1/stat" 2>/dev/null || echo 0)"
+		grep -E '^(pgfault|pgalloc_|pgfree|cow_pte_|thp_|compact_|numa_|pgmigrate_|nr_tlb_|ksm_)' \
+			/proc/vmstat || true
+		echo "ksm_pages_scanned $(cat /sys/kernel/mm/ksm/pages_scanned 2>/dev/null || echo 0)"
+		awk '$1 ~ /^[A-Z0-9]+:$/ { s = ""; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++)
+			s = s " " $i; if (s != "") print "irq" $1 s }' /proc/interrupts
+	}
+	# What changed between two counters() snapshots: "name +delta".
+	rates() {	# $1, $2: the snapshots
+		awk 'NR == FNR { for (i = 2; i <= NF; i++) a[$1, i] = $i; next }
+		     { d = ""; for (i = 2; i <= NF; i++) if ($i - a[$1, i] != 0) d = d " +" $i - a[$1, i]
+		       if (d != "") printf "%s%s;", $1, d }' "$1" "$2"
+	}
 	hmm_watch() {
 		local p e t k n op os oc lines
 		declare -A dumps
@@ -78,8 +96,13 @@ guest)
 				# (a make check case spun there for 21 s): have every
 				# CPU print its backtrace (sysrq l) and keep that.
 				lines=$(dmesg | wc -l)
+				counters "$p" >/tmp/hmm-watch.0
 				echo l >/proc/sysrq-trigger 2>/dev/null || true
 				sleep 1
+				counters "$p" >/tmp/hmm-watch.1
+				echo "# # watchdog: in 1 s: $(rates /tmp/hmm-watch.0 /tmp/hmm-watch.1)"
+				echo "# # watchdog: ksm run=$(cat /sys/kernel/mm/ksm/run 2>/dev/null)" \
+				     "full_scans=$(cat /sys/kernel/mm/ksm/full_scans 2>/dev/null)"
 				dmesg | tail -n +$((lines + 1)) | head -80 |
 					sed 's/^/# # watchdog: /' || true
 				# A slow case may be starved rather than stuck:

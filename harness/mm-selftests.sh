@@ -68,11 +68,13 @@ guest)
 		awk '$1 ~ /^[A-Z0-9]+:$/ { s = ""; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++)
 			s = s " " $i; if (s != "") print "irq" $1 s }' /proc/interrupts
 	}
-	# What changed between two counters() snapshots: "name +delta".
+	# What changed between two counters() snapshots: "name +delta"; an
+	# interrupt line that changed gives every CPU's delta, in CPU order.
 	rates() {	# $1, $2: the snapshots
 		awk 'NR == FNR { for (i = 2; i <= NF; i++) a[$1, i] = $i; next }
-		     { d = ""; for (i = 2; i <= NF; i++) if ($i - a[$1, i] != 0) d = d " +" $i - a[$1, i]
-		       if (d != "") printf "%s%s;", $1, d }' "$1" "$2"
+		     { d = ""; c = 0
+		       for (i = 2; i <= NF; i++) { d = d sprintf(" %+d", $i - a[$1, i]); c += $i != a[$1, i] }
+		       if (c) printf "%s%s;", $1, d }' "$1" "$2"
 	}
 	hmm_watch() {
 		local p e t k n op os oc lines

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* Touch anonymous pages one by one; report those whose first write is slow,
  * with their pfn. Diagnostic for the forced hmm-tests slowness. */
 #include <stdio.h>

@@ -386,7 +386,7 @@ static void undo_entry(struct vm_area_struct *vma, unsigned long addr,
  * Give @vma's mm a private copy of the shared table @pmd points at, or the
  * table itself when no other mm shares it any more. Returns 0, -ENOMEM, or
  * -EAGAIN when @gfp cannot block and a page lock was held; the table is then
- * still shared.
+ * still shared. With __GFP_NOFAIL in @gfp it returns 0.
  */
 static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
 			 unsigned long addr, gfp_t gfp)
@@ -458,16 +458,25 @@ again:
 		spin_unlock(pml);
 		spin_unlock(&mm->page_table_lock);
 		pte_free(mm, new);
-		/* Out of swap count room: make some without locks held. */
+		/*
+		 * Out of swap count room: make some without locks held. A
+		 * zap's break may not fail (see __cow_pte_zap()), and neither
+		 * may this allocation then.
+		 */
 		if (ret == -EAGAIN) {
 			gfp_t cont_gfp = gfpflags_allow_blocking(gfp) ?
-					 GFP_KERNEL : GFP_ATOMIC;
+					 GFP_KERNEL | (gfp & __GFP_NOFAIL) :
+					 GFP_ATOMIC;
 
 			if (add_swap_count_continuation(cont, cont_gfp))
 				return -ENOMEM;
 			goto again;
 		}
-		/* Someone holds a page lock for a moment: see copy_entry(). */
+		/*
+		 * Someone holds a page lock for a moment: see copy_entry().
+		 * Fork fails with -ENOMEM here; a zap's break may not fail,
+		 * and the holder lets go soon.
+		 */
 		if (ret == -EBUSY) {
 			if (!gfpflags_allow_blocking(gfp))
 				return -EAGAIN;

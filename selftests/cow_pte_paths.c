@@ -518,6 +518,7 @@ TEST_F_TIMEOUT(paths, mlock_mincore, 180)
 
 #define PM_SOFT_DIRTY		(1ULL << 55)
 #define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_SWAP			(1ULL << 62)
 #define PM_PRESENT		(1ULL << 63)
 
 static int clear_refs(const char *what)
@@ -2034,18 +2035,25 @@ static long act_swapoff(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "after swapoff");
 }
 
-/* Waits for daemons or walks all memory: slow on the debug kernel. */
-TEST_F_TIMEOUT(paths, swapoff, 300)
+/* The swap device, into swap_dev; false when there is none. */
+static bool find_swap_dev(void)
 {
 	FILE *f = fopen("/proc/swaps", "r");
 	char line[256];
 
-	ASSERT_NE(NULL, f);
+	if (!f)
+		return false;
 	while (fgets(line, sizeof(line), f))
 		if (line[0] == '/')
 			sscanf(line, "%63s", swap_dev);
 	fclose(f);
-	if (!swap_dev[0])
+	return swap_dev[0];
+}
+
+/* Waits for daemons or walks all memory: slow on the debug kernel. */
+TEST_F_TIMEOUT(paths, swapoff, 300)
+{
+	if (!find_swap_dev())
 		SKIP(return, "no swap device");
 	ONE_SIDE(prep_pageout, act_swapoff, NULL);
 }
@@ -2533,6 +2541,111 @@ TEST_F_TIMEOUT(paths, enomem_mprotect_madvise_fault, 180)
 		SKIP(return, "no fail_page_alloc in debugfs");
 	sharing = variant->cow_pte;
 	ONE_SIDE(NULL, act_nomem, NULL);
+}
+
+/*
+ * A swap entry in a shared table is counted once for all its sharers; each
+ * break adds one count, and past SWAP_MAP_MAX (62) a count needs a
+ * continuation page. A zap of part of a table cannot fail, so neither may
+ * the break it starts with when that page is not to be had at once:
+ * zapping a table still shared would take the page from every sharer.
+ * Here each grandchild of the acting side zaps one page, with its page
+ * allocations failing unless they may not fail, and stays alive, so that
+ * the swap count climbs past the point where a continuation is needed.
+ */
+#define SWAP_COUNT_BREAKS	70	/* > SWAP_MAP_MAX: one crosses it */
+
+static long prep_swap_one(char *mem, size_t len)
+{
+	/*
+	 * A continuation page, once there, serves every entry of its part of
+	 * the swap map until swapoff: earlier forks must not have left one.
+	 */
+	if (syscall(SYS_swapoff, swap_dev))
+		return fail("swapoff");
+	if (syscall(SYS_swapon, swap_dev, 0))
+		return fail("swapon");
+	if (madvise(mem + PAGE_SZ, PAGE_SZ, MADV_PAGEOUT))
+		return fail("MADV_PAGEOUT");
+	if (pagemap_count(mem + PAGE_SZ, PAGE_SZ, PM_SWAP) != 1) {
+		fprintf(stderr, "# the page was not swapped out\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* A grandchild: zap page 2 while its allocations fail, then hold on. */
+static void zap_one_failing(char *mem, size_t len, int ready, int hold)
+{
+	char *zapped = mem + 2 * PAGE_SZ;
+	int fd = arm_page_alloc_failures();
+	long bad;
+	char c;
+
+	if (fd < 0)
+		_exit(93);
+	fail_next(fd, "1000");
+	if (madvise(zapped, PAGE_SZ, MADV_DONTNEED))
+		_exit(94);
+	fail_next(fd, "0");
+	close(fd);
+	/* Not the swapped page: its swap-in would give the count back. */
+	bad = check_range(mem, zapped, PAGE_SZ, 0, "grandchild, zapped");
+	bad += check_range(mem, mem, PAGE_SZ, 1, "grandchild");
+	bad += check_range(mem, zapped + PAGE_SZ, len - 3 * PAGE_SZ, 1,
+			   "grandchild");
+	c = bad_to_code(bad);
+	if (write(ready, &c, 1) != 1)
+		_exit(95);
+	/* Keep this mm's count on the swap entry until the last one zapped. */
+	if (read(hold, &c, 1) < 0)
+		_exit(96);
+	_exit(0);
+}
+
+static long act_zap_swap_count(char **mem, size_t len)
+{
+	int ready[2], hold[2], n = 0;
+	pid_t pids[SWAP_COUNT_BREAKS];
+	long bad = 0;
+	char c;
+
+	if (pipe(ready) || pipe(hold))
+		return fail("pipe");
+	for (; n < SWAP_COUNT_BREAKS; n++) {
+		pids[n] = fork();
+		if (pids[n] < 0)
+			break;
+		if (pids[n] == 0) {
+			close(ready[0]);
+			close(hold[1]);
+			zap_one_failing(*mem, len, ready[1], hold[0]);
+		}
+		if (read(ready[0], &c, 1) != 1) {
+			bad++;
+			n++;
+			break;
+		}
+		bad += c;
+	}
+	close(hold[1]);
+	for (int i = 0; i < n; i++)
+		bad += !!reap(pids[i]);
+	close(hold[0]);
+	close(ready[0]);
+	close(ready[1]);
+	if (n < SWAP_COUNT_BREAKS)
+		return fail("fork");
+	return bad + check_range(*mem, *mem, len, 1, "after the zaps");
+}
+
+TEST_F_TIMEOUT(paths, zap_swap_count_continuation, 300)
+{
+	if (access("/sys/kernel/debug/fail_page_alloc", F_OK))
+		SKIP(return, "no fail_page_alloc in debugfs");
+	if (!find_swap_dev())
+		SKIP(return, "no swap device");
+	ONE_SIDE(prep_swap_one, act_zap_swap_count, NULL);
 }
 
 TEST_HARNESS_MAIN

@@ -76,6 +76,9 @@ guest)
 		       for (i = 2; i <= NF; i++) { d = d sprintf(" %+d", $i - a[$1, i]); c += $i != a[$1, i] }
 		       if (c) printf "%s%s;", $1, d }' "$1" "$2"
 	}
+	# An empty file in the shared folder tells a host-side sampler
+	# (harness/diag/hostperf.sh) when to look at QEMU itself.
+	mark() { [ ! -d /run/out ] || : >"/run/out/$1" 2>/dev/null || true; }
 	hmm_watch() {
 		local p e t k n op os oc lines
 		declare -A dumps
@@ -90,7 +93,9 @@ guest)
 				case $n in 0) k=8 ;; 1) k=18 ;; *) continue ;; esac
 				[ "${e// /}" -ge $k ] || continue
 				dumps[$p]=$((n + 1))
-				echo "# # watchdog: pid $p running for ${e// /}s; load $(cut -d' ' -f1-3 /proc/loadavg)"
+				mark "hmm-slow.$p.$n"
+				echo "# # watchdog: pid $p running for ${e// /}s on CPU $(ps -o psr= -p "$p" | tr -d ' ');" \
+				     "load $(cut -d' ' -f1-3 /proc/loadavg)"
 				for t in /proc/"$p"/task/*; do
 					echo "# # watchdog: task ${t##*/} state $(cut -d' ' -f3 "$t/stat" 2>/dev/null): $(kstack "$t")"
 				done
@@ -121,6 +126,7 @@ guest)
 	hmm_tests() {
 		local n=0 r name skip watch
 		echo "# running ./hmm-tests"
+		mark hmm-start
 		hmm_watch & watch=$!
 		./hmm-tests 2>&1 | sed -u 's/^/# /' | tee /tmp/hmm-tests.out || true
 		kill $watch 2>/dev/null || true

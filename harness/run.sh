@@ -86,6 +86,7 @@ timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp "$smp" -m "$MEM" "${numa[@]}" \
 	-kernel "$kernel" -append "$append" \
 	-display none -monitor none -serial stdio -no-reboot \
+	-name cowpte,debug-threads=on \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$LOG/share,mount_tag=cowpte-out,security_model=none" \
 	</dev/null 2>"$LOG/qemu.err" | tee "$LOG/console.log"

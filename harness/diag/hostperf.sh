@@ -1,0 +1,72 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host-side look at QEMU while a guest's hmm-tests case is slow.
+#
+# usage: hostperf.sh RUNDIR   (RUNDIR: the LOG of a harness/run.sh guest)
+#
+# The guest's mm-selftests.sh leaves empty files in RUNDIR/share: hmm-start
+# when hmm-tests begins (a normal-speed baseline) and hmm-slow.PID.N when
+# its watchdog finds a case running too long. For each, sample QEMU for
+# SECS seconds (default 4): every QEMU thread's CPU time and state, and a
+# perf profile by thread, object and symbol, into RUNDIR/hostperf/.
+# Which vCPU runs the case is in the guest log's watchdog line ("on CPU n";
+# QEMU names its threads "CPU n/TCG").
+set -u
+[ $# = 1 ] || { echo "usage: $0 RUNDIR" >&2; exit 2; }
+run=${1%/}
+secs=${SECS:-4}
+out=$run/hostperf
+
+threads() {	# one "tid ticks state name" line per QEMU thread
+	local t
+	for t in /proc/"$1"/task/*; do
+		# comm may hold spaces ("CPU 0/TCG"): split around its parentheses.
+		sed -E 's/^([0-9]+) \((.*)\) (.) ([^ ]+ ){10}([0-9]+) ([0-9]+) .*/\1 \5 \6 \3 \2/' \
+			"$t/stat" 2>/dev/null | awk '{ printf "%s %d %s", $1, $2 + $3, $4; $1 = $2 = $3 = $4 = ""; print "" $0 }'
+	done
+}
+
+sample() {	# $1: qemu pid, $2: name of the sample
+	local f=$out/$2
+	threads "$1" >"$f.t0"
+	perf record -q -F 499 -p "$1" -o "$f.data" -- sleep "$secs" >/dev/null 2>&1
+	threads "$1" >"$f.t1"
+	{
+		echo "== $2 at $(date +%T): QEMU threads, % of a host CPU over ${secs}s (state at the end)"
+		awk -v s="$secs" -v hz="$(getconf CLK_TCK)" 'NR == FNR { a[$1] = $2; next }
+			{ t = $1; d = $2 - a[t]; st = $3; $1 = $2 = $3 = ""
+			  if (d > 0 || $0 ~ /CPU/) printf "%6.1f%% %s %s\n", 100 * d / hz / s, st, $0 }' \
+			"$f.t0" "$f.t1" | sort -rn
+		# Guest code runs as "[JIT]": its share against QEMU's helpers
+		# and the host kernel is the first thing to compare.
+		echo "== perf, by thread and object"
+		perf report -i "$f.data" --stdio --no-children --sort comm,dso 2>/dev/null |
+			grep -v '^#' | grep -v '^$' | head -20
+		echo "== perf, by thread, object, symbol"
+		perf report -i "$f.data" --stdio --no-children --sort comm,dso,sym 2>/dev/null |
+			grep -v '^#' | grep -v '^$' | head -50
+		echo "== host load: $(cut -d' ' -f1-3 /proc/loadavg)"
+	} >"$f.txt"
+	rm -f "$f.t0" "$f.t1"
+	echo "hostperf: $f.txt"
+}
+
+# run.sh empties RUNDIR when it starts: wait for its QEMU before writing.
+pid=
+for _ in $(seq 600); do
+	pid=$(pgrep -f "^qemu-system-x86_64 .*/${run##*/}/share,mount_tag" | head -1)
+	[ -n "$pid" ] && break
+	sleep 1
+done
+[ -n "$pid" ] || { echo "hostperf: no QEMU for $run" >&2; exit 1; }
+mkdir -p "$out"
+declare -A seen
+while kill -0 "$pid" 2>/dev/null; do
+	for m in "$run"/share/hmm-start "$run"/share/hmm-slow.*; do
+		[ -e "$m" ] && [ -z "${seen[$m]:-}" ] || continue
+		seen[$m]=1
+		sample "$pid" "${m##*/}"
+	done
+	sleep 0.5
+done

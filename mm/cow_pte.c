@@ -35,6 +35,7 @@
 #include <linux/prctl.h>
 #include <linux/rmap.h>
 #include <linux/sched/coredump.h>
+#include <linux/sched/mm.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
 #include <linux/userfaultfd_k.h>
@@ -409,8 +410,18 @@ again:
 	 * whichever path (and gfp) asked for it.
 	 */
 	new = __pte_alloc_one(mm, gfp | __GFP_ZERO | __GFP_ACCOUNT);
-	if (!new)
+	if (!new) {
+		/*
+		 * __GFP_NOFAIL covers the table page but not its split page
+		 * table lock (a slab object, as with lockdep), which can fail
+		 * for an OOM victim or under fault injection: keep trying.
+		 */
+		if (gfp & __GFP_NOFAIL) {
+			memalloc_retry_wait(gfp);
+			goto again;
+		}
 		return -ENOMEM;
+	}
 
 	spin_lock(&mm->page_table_lock);
 	pml = pmd_lock(mm, pmd);

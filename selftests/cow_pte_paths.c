@@ -2584,7 +2584,7 @@ static void zap_one_failing(char *mem, size_t len, int ready, int hold)
 
 	if (fd < 0)
 		_exit(93);
-	fail_next(fd, "1000");
+	fail_next(fd, "100");
 	if (madvise(zapped, PAGE_SZ, MADV_DONTNEED))
 		_exit(94);
 	fail_next(fd, "0");

@@ -82,11 +82,15 @@ append+=" init=$TOP/harness/guest-init.sh"
 [ "$VARIANT" = debug ] && append+=" no5lvl"
 append+=" $CMDLINE"
 
+# For harness/diag/hostperf.sh: named threads, a monitor socket, and trace
+# output (QEMU prints the events the monitor enables only once one was
+# enabled at start, so enable one that never fires here: a VFIO quirk).
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp "$smp" -m "$MEM" "${numa[@]}" \
 	-kernel "$kernel" -append "$append" \
-	-display none -monitor none -serial stdio -no-reboot \
-	-name cowpte,debug-threads=on \
+	-display none -serial stdio -no-reboot \
+	-name cowpte,debug-threads=on -monitor "unix:$LOG/monitor.sock,server=on,wait=off" \
+	-trace vfio_quirk_ati_bonaire_reset_no_smc -D "$LOG/trace.log" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$LOG/share,mount_tag=cowpte-out,security_model=none" \
 	</dev/null 2>"$LOG/qemu.err" | tee "$LOG/console.log"

@@ -27,8 +27,36 @@ threads() {	# one "tid ticks state name" line per QEMU thread
 	done
 }
 
+# A command to QEMU's human monitor (run.sh gives it RUNDIR/monitor.sock).
+monitor() {
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode()); time.sleep(0.2); s.close()' \
+		"$run/monitor.sock" "$1" 2>/dev/null
+}
+
+# One second of QEMU's memory_notdirty_write_access trace: guest stores to
+# pages that hold translated code, each of which invalidates code. By
+# guest-physical page (ram_addr) and by the writer's virtual page.
+smc() {	# $1: file to write
+	local from
+	from=$(wc -l <"$run/trace.log")
+	monitor "trace-event memory_notdirty_write_access on"
+	sleep 1
+	monitor "trace-event memory_notdirty_write_access off"
+	tail -n +$((from + 1)) "$run/trace.log" | grep memory_notdirty_write_access >"$1.smc"
+	echo "== stores to code pages in 1 s: $(wc -l <"$1.smc")"
+	echo "-- by physical page (count, ram_addr page):"
+	grep -oE 'ram_addr 0x[0-9a-f]+' "$1.smc" | sed -E 's/ram_addr 0x([0-9a-f]*)[0-9a-f]{3}$/0x\1000/' |
+		sort | uniq -c | sort -rn | head -10
+	echo "-- by virtual page of the store (count, page):"
+	grep -oE 'access 0x[0-9a-f]+' "$1.smc" | sed -E 's/access 0x([0-9a-f]*)[0-9a-f]{3}$/0x\1000/' |
+		sort | uniq -c | sort -rn | head -10
+}
+
 sample() {	# $1: qemu pid, $2: name of the sample
 	local f=$out/$2
+	[ -S "$run/monitor.sock" ] && smc "$f" >"$f.smctxt"
 	threads "$1" >"$f.t0"
 	perf record -q -F 499 -p "$1" -o "$f.data" -- sleep "$secs" >/dev/null 2>&1
 	threads "$1" >"$f.t1"
@@ -47,7 +75,9 @@ sample() {	# $1: qemu pid, $2: name of the sample
 		perf report -i "$f.data" --stdio --no-children --sort comm,dso,sym 2>/dev/null |
 			grep -v '^#' | grep -v '^$' | head -50
 		echo "== host load: $(cut -d' ' -f1-3 /proc/loadavg)"
+		cat "$f.smctxt" 2>/dev/null
 	} >"$f.txt"
+	rm -f "$f.smctxt"
 	rm -f "$f.t0" "$f.t1"
 	echo "hostperf: $f.txt"
 }

@@ -82,15 +82,18 @@ append+=" init=$TOP/harness/guest-init.sh"
 [ "$VARIANT" = debug ] && append+=" no5lvl"
 append+=" $CMDLINE"
 
-# For harness/diag/hostperf.sh: named threads, a monitor socket, and trace
-# output (QEMU prints the events the monitor enables only once one was
-# enabled at start, so enable one that never fires here: a VFIO quirk).
+# DIAG=1, for harness/diag/hostperf.sh: a monitor socket, and trace output
+# (QEMU prints the events the monitor enables only once one was enabled at
+# start, so enable one that never fires here: a VFIO quirk). Off by
+# default: a socket path longer than 107 bytes would stop QEMU.
+diag=(-monitor none)
+[ -n "$DIAG" ] && diag=(-monitor "unix:$LOG/monitor.sock,server=on,wait=off"
+	-trace vfio_quirk_ati_bonaire_reset_no_smc -D "$LOG/trace.log")
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp "$smp" -m "$MEM" "${numa[@]}" \
 	-kernel "$kernel" -append "$append" \
 	-display none -serial stdio -no-reboot \
-	-name cowpte,debug-threads=on -monitor "unix:$LOG/monitor.sock,server=on,wait=off" \
-	-trace vfio_quirk_ati_bonaire_reset_no_smc -D "$LOG/trace.log" \
+	-name cowpte,debug-threads=on "${diag[@]}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$LOG/share,mount_tag=cowpte-out,security_model=none" \
 	</dev/null 2>"$LOG/qemu.err" | tee "$LOG/console.log"

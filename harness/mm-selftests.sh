@@ -147,9 +147,10 @@ guest)
 	# Line by line, so that a run cut off by its time limit still leaves
 	# the results it had in the shared folder.
 	# hmm-tests first: after the other categories, its cases now and then
-	# ran past their 30 s, QEMU taking about a second to zero each page
-	# given to them (README; pages that held code for many processes of
-	# the earlier tests, we think, each with its own translations).
+	# ran past their 30 s, faulting in about a page a second (the fault
+	# address's progress) while QEMU took some 700 stores a second to the
+	# page being zeroed, each invalidating translated code (README; pages
+	# that held code for many processes of the earlier tests, we think).
 	{
 		[ -z "$hmm" ] || hmm_tests
 		[ -z "${cats// /}" ] || ./run_vmtests.sh -t "$cats"

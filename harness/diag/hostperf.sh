@@ -7,25 +7,20 @@
 #
 # The guest's mm-selftests.sh leaves empty files in RUNDIR/share: hmm-start
 # when hmm-tests begins (a normal-speed baseline) and hmm-slow.PID.N when
-# its watchdog finds a case running too long. For each, sample QEMU for
-# SECS seconds (default 4): every QEMU thread's CPU time and state, and a
-# perf profile by thread, object and symbol, into RUNDIR/hostperf/.
+# its watchdog finds a case running too long. For each, sample QEMU into
+# RUNDIR/hostperf/: first 1 s of its memory_notdirty_write_access trace
+# (guest stores to pages holding translated code; guests booted with
+# DIAG=1 only), then for SECS seconds (default 4) every QEMU thread's CPU
+# share (pidstat) and a perf profile by thread, object and symbol.
 # Which vCPU runs the case is in the guest log's watchdog line ("on CPU n";
-# QEMU names its threads "CPU n/TCG").
+# QEMU names its threads "CPU n/TCG"). Needs root (perf on another process).
 set -u
+. "$(dirname "$0")/../common.sh"
 [ $# = 1 ] || { echo "usage: $0 RUNDIR" >&2; exit 2; }
+need_pkgs linux-perf sysstat
 run=${1%/}
 secs=${SECS:-4}
 out=$run/hostperf
-
-threads() {	# one "tid ticks state name" line per QEMU thread
-	local t
-	for t in /proc/"$1"/task/*; do
-		# comm may hold spaces ("CPU 0/TCG"): split around its parentheses.
-		sed -E 's/^([0-9]+) \((.*)\) (.) ([^ ]+ ){10}([0-9]+) ([0-9]+) .*/\1 \5 \6 \3 \2/' \
-			"$t/stat" 2>/dev/null | awk '{ printf "%s %d %s", $1, $2 + $3, $4; $1 = $2 = $3 = $4 = ""; print "" $0 }'
-	done
-}
 
 # A command to QEMU's human monitor (run.sh gives it RUNDIR/monitor.sock).
 monitor() {
@@ -57,15 +52,15 @@ smc() {	# $1: file to write
 sample() {	# $1: qemu pid, $2: name of the sample
 	local f=$out/$2
 	[ -S "$run/monitor.sock" ] && smc "$f" >"$f.smctxt"
-	threads "$1" >"$f.t0"
+	LC_ALL=C pidstat -t -p "$1" "$secs" 1 >"$f.pidstat" 2>&1 &
 	perf record -q -F 499 -p "$1" -o "$f.data" -- sleep "$secs" >/dev/null 2>&1
-	threads "$1" >"$f.t1"
+	wait $!
 	{
-		echo "== $2 at $(date +%T): QEMU threads, % of a host CPU over ${secs}s (state at the end)"
-		awk -v s="$secs" -v hz="$(getconf CLK_TCK)" 'NR == FNR { a[$1] = $2; next }
-			{ t = $1; d = $2 - a[t]; st = $3; $1 = $2 = $3 = ""
-			  if (d > 0 || $0 ~ /CPU/) printf "%6.1f%% %s %s\n", 100 * d / hz / s, st, $0 }' \
-			"$f.t0" "$f.t1" | sort -rn
+		echo "== $2 at $(date +%T): QEMU threads, % of a host CPU over ${secs}s (pidstat -t)"
+		# "Average: UID TGID TID %usr %system %guest %wait %CPU CPU Command"
+		awk '$1 == "Average:" && $4 ~ /^[0-9]+$/ && ($9 > 0 || /CPU [0-9]/) {
+			c = $0; sub(/.*\|__/, "", c); printf "%6.1f%% %s\n", $9, c }' \
+			"$f.pidstat" | sort -rn
 		# Guest code runs as "[JIT]": its share against QEMU's helpers
 		# and the host kernel is the first thing to compare.
 		echo "== perf, by thread and object"
@@ -77,8 +72,7 @@ sample() {	# $1: qemu pid, $2: name of the sample
 		echo "== host load: $(cut -d' ' -f1-3 /proc/loadavg)"
 		cat "$f.smctxt" 2>/dev/null
 	} >"$f.txt"
-	rm -f "$f.smctxt"
-	rm -f "$f.t0" "$f.t1"
+	rm -f "$f.smctxt" "$f.pidstat"
 	echo "hostperf: $f.txt"
 }
 

@@ -168,6 +168,58 @@ static long fail(const char *what)
 	return -1;
 }
 
+static sigjmp_buf fault_jmp;
+
+static void on_fault(int sig)
+{
+	siglongjmp(fault_jmp, 1);
+}
+
+/*
+ * Whether touching @p raises @sig: a read, or with @write a write of the
+ * byte already there, so that a write that should have faulted changes no
+ * data.
+ */
+static bool touch_raises(char *p, bool write, int sig)
+{
+	struct sigaction sa = { .sa_handler = on_fault }, old;
+	volatile char *q = p;
+	bool raised = false;
+
+	sigaction(sig, &sa, &old);
+	if (sigsetjmp(fault_jmp, 1))
+		raised = true;
+	else if (write)
+		*q = *q;
+	else
+		(void)*q;
+	sigaction(sig, &old, NULL);
+	return raised;
+}
+
+/*
+ * Whether touching the first and a middle page of every table of the region
+ * raises SIGSEGV. A shared table is write-protected at the PMD, but its
+ * entries stay readable: only a private copy can carry PROT_NONE.
+ */
+static long region_faults(char *mem, size_t len, bool write, const char *what)
+{
+	long bad = 0;
+
+	for (size_t off = 0; off < len; off += TABLE_SZ) {
+		char *pages[] = { mem + off, mem + off + 301 * PAGE_SZ };
+
+		for (int i = 0; i < 2; i++) {
+			if (touch_raises(pages[i], write, SIGSEGV))
+				continue;
+			fprintf(stderr, "# %s: %s of %p did not fault\n",
+				what, write ? "write" : "read", pages[i]);
+			bad++;
+		}
+	}
+	return bad;
+}
+
 /* --- mprotect --------------------------------------------------------- */
 
 static long act_mprotect_ro(char **mem, size_t len)
@@ -177,6 +229,7 @@ static long act_mprotect_ro(char **mem, size_t len)
 	if (mprotect(*mem, len, PROT_READ))
 		return fail("mprotect(PROT_READ)");
 	bad = check_range(*mem, *mem, len, 1, "read-only");
+	bad += region_faults(*mem, len, true, "PROT_READ");
 	if (mprotect(*mem, len, PROT_READ | PROT_WRITE))
 		return fail("mprotect(PROT_READ | PROT_WRITE)");
 	return bad;
@@ -189,11 +242,14 @@ TEST_F_TIMEOUT(paths, mprotect_read_only, 180)
 
 static long act_mprotect_none(char **mem, size_t len)
 {
+	long bad;
+
 	if (mprotect(*mem, len, PROT_NONE))
 		return fail("mprotect(PROT_NONE)");
+	bad = region_faults(*mem, len, false, "PROT_NONE");
 	if (mprotect(*mem, len, PROT_READ | PROT_WRITE))
 		return fail("mprotect(PROT_READ | PROT_WRITE)");
-	return check_range(*mem, *mem, len, 1, "after PROT_NONE");
+	return bad + check_range(*mem, *mem, len, 1, "after PROT_NONE");
 }
 
 TEST_F_TIMEOUT(paths, mprotect_none, 180)
@@ -333,13 +389,19 @@ TEST_F_TIMEOUT(paths, mremap_dontunmap, 180)
 
 /* --- madvise ---------------------------------------------------------- */
 
-/* After MADV_FREE a page holds its data or, once reclaimed, zeroes. */
+/*
+ * After MADV_FREE a page holds its data or, once reclaimed, zeroes.
+ * MADV_PAGEOUT then reclaims at once what MADV_FREE made lazily freeable:
+ * a page the other process still maps must not be among them.
+ */
 static long act_madv_free(char **mem, size_t len)
 {
 	long bad = 0;
 
 	if (madvise(*mem, len, MADV_FREE))
 		return fail("madvise(MADV_FREE)");
+	if (madvise(*mem, len, MADV_PAGEOUT))
+		return fail("madvise(MADV_PAGEOUT)");
 	for (char *p = *mem; p < *mem + len; p += PAGE_SZ)
 		if (check_range(*mem, p, PAGE_SZ, 1, "freed") &&
 		    check_range(*mem, p, PAGE_SZ, 0, "freed"))
@@ -1882,28 +1944,6 @@ TEST_F_TIMEOUT(paths, io_uring_fixed_buffers, 180)
 
 /* --- memory failure ------------------------------------------------------ */
 
-static sigjmp_buf sigbus_jmp;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(sigbus_jmp, 1);
-}
-
-/* Whether reading @p raises SIGBUS. */
-static bool read_sigbus(char *p)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	bool bus = false;
-
-	sigaction(SIGBUS, &sa, &old);
-	if (sigsetjmp(sigbus_jmp, 1))
-		bus = true;
-	else
-		(void)*(volatile char *)p;
-	sigaction(SIGBUS, &old, NULL);
-	return bus;
-}
-
 /*
  * A page that fails (MADV_HWPOISON) is gone for both processes, as with
  * stock fork where they share it; every other page is intact.
@@ -1912,18 +1952,18 @@ static bool read_sigbus(char *p)
 
 static long act_hwpoison(char **mem, size_t len)
 {
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	struct sigaction sa = { .sa_handler = on_fault }, old;
 	long bad;
 	int ret = 0;
 
 	/* The poisoner is sent SIGBUS for the page it lost at once. */
 	sigaction(SIGBUS, &sa, &old);
-	if (!sigsetjmp(sigbus_jmp, 1))
+	if (!sigsetjmp(fault_jmp, 1))
 		ret = madvise(POISONED(*mem), PAGE_SZ, MADV_HWPOISON);
 	sigaction(SIGBUS, &old, NULL);
 	if (ret)
 		return fail("madvise(MADV_HWPOISON)");
-	bad = !read_sigbus(POISONED(*mem));
+	bad = !touch_raises(POISONED(*mem), false, SIGBUS);
 	/* Replace the lost page so that the rest of the test can go on. */
 	if (mmap(POISONED(*mem), PAGE_SZ, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
@@ -1935,7 +1975,7 @@ static long act_hwpoison(char **mem, size_t len)
 
 static long check_hwpoison(char *mem, size_t len)
 {
-	long bad = !read_sigbus(POISONED(mem));
+	long bad = !touch_raises(POISONED(mem), false, SIGBUS);
 
 	if (bad)
 		fprintf(stderr, "# the poisoned page is still readable\n");

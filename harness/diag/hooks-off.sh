@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Show that each path test of cow_pte_paths fails without its hook (issue
+# 4): build build/out/hooksoff, the release kernel patched by hooks-off.py
+# so that cow_pte_off=MASK switches hooks off at boot, then boot it once
+# per hook with only that hook off, running the tests that drive its path
+# (COW PTE variants only), and once with every hook on as the baseline.
+#
+# usage: harness/diag/hooks-off.sh [HOOK...]   (names from hooks-off.py
+#        --list, or baseline; default: all). Logs: build/runs/hooksoff-NAME/; summary:
+#        build/runs/hooksoff.txt. REBUILD=0 keeps the last build; SUMMARY=1
+#        only summarises the last runs.
+set -eo pipefail
+. "$(dirname "$0")/../common.sh"
+
+diag=$TOP/harness/diag
+out=$BUILD/out/hooksoff
+runs=$BUILD/runs
+[ -f "$BUILD/out/release/vmlinux" ] || die "build the release kernel first (make kernel)"
+[ -x "$TOP/selftests/cow_pte_paths" ] ||
+	die "build the selftests first (make selftests)"
+
+if [ "${REBUILD:-1}" = 1 ] && [ "${SUMMARY:-0}" != 1 ]; then
+	rm -rf "$out"
+	cp -a "$BUILD/out/release" "$out"
+	# Patch the shared source tree for this build only, and put it back:
+	# make export-check must stay clean, and the release build untouched.
+	files="mm/gup.c mm/hmm.c mm/khugepaged.c mm/madvise.c mm/migrate_device.c
+	       mm/mprotect.c mm/mremap.c mm/page_vma_mapped.c mm/swapfile.c
+	       mm/userfaultfd.c mm/vma.c fs/proc/task_mmu.c mm/cow_pte.c
+	       include/linux/cow_pte.h"
+	saved=$(mktemp -d)
+	for f in $files; do
+		mkdir -p "$saved/$(dirname "$f")"
+		cp -p "$SRC/$f" "$saved/$f"
+	done
+	trap 'for f in $files; do cp -p "$saved/$f" "$SRC/$f"; done; rm -rf "$saved"' EXIT
+	python3 "$diag/hooks-off.py" "$SRC"
+	export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$BUILD
+	export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=cowpte KBUILD_BUILD_HOST=harness
+	note "building $out"
+	make -s -C "$SRC" O="$out" CC="ccache gcc" -j"$(nproc)" bzImage \
+		>"$out/build-hooksoff.log" 2>&1 ||
+		{ grep -E 'error' "$out/build-hooksoff.log" >&2; die "hooks-off build failed"; }
+	for f in $files; do cp -p "$saved/$f" "$SRC/$f"; done
+	rm -rf "$saved"
+	trap - EXIT
+fi
+
+# One boot: $1 run name, $2 mask, $3... tests.
+boot() {
+	local name=$1 mask=$2 args=() t
+	shift 2
+	for t in "$@"; do args+=(-t "$t"); done
+	echo "$mask" >"$runs/hooksoff-$name.mask"
+	LOG=$runs/hooksoff-$name KERNEL=$out/arch/x86/boot/bzImage VARIANT=release NUMA=1 \
+		CMDLINE="cow_pte_off=$mask loglevel=3" TIMEOUT=${TIMEOUT:-1500} \
+		CMD="COWPTE_SKIP_STOCK=1 selftests/cow_pte_paths ${args[*]} >/run/out/t.log 2>&1; dmesg >/run/out/dmesg.full" \
+		"$TOP/harness/run.sh" >"$runs/hooksoff-$name.out" 2>&1 || true
+}
+
+# What one boot found: its tests' totals, the failing cases (a timeout
+# is a hang of the case), and what the kernel reported.
+summary() {	# $1: run name
+	local log=$runs/hooksoff-$1/share/t.log
+	echo "$1 (cow_pte_off=$(cat "$runs/hooksoff-$1.mask" 2>/dev/null)):" \
+	     "$(sed -n 's/^# Totals: //p' "$log" 2>/dev/null || true)"
+	sed -nE 's/^ok [0-9]+ paths\.cow_pte_([a-z]+)\.([a-z_0-9]+)$/    passed: \2 (\1)/p;
+		 s/^not ok [0-9]+ paths\.cow_pte_([a-z]+)\.([a-z_0-9]+)$/    FAILED: \2 (\1)/p;
+		 s/^# ([a-z_0-9]+: Test terminated by timeout)/    (\1)/p' "$log" 2>/dev/null
+	[ -s "$log" ] || echo "    no results"
+	grep -hE 'error:|Bad rss|Bad page|BUG:|WARNING:|non-zero pgtables' "$runs/hooksoff-$1.out" |
+		sed -E 's/^\[ *[0-9.]+\] //; s/PID: [0-9]+/PID: N/' | sort -u | head -6 |
+		sed 's/^/    kernel: /' || true
+}
+
+want=" $* "
+all=()
+: >"$runs/hooksoff.txt.new"
+while read -r bit name tests; do
+	all+=($tests)
+	[ $# = 0 ] || [[ $want == *" $name "* ]] || continue
+	[ "${SUMMARY:-0}" = 1 ] || boot "$name" $((1 << bit)) $tests
+	summary "$name" | tee -a "$runs/hooksoff.txt.new"
+done < <(python3 "$diag/hooks-off.py" --list)
+if [ $# = 0 ] || [[ $want == *" baseline "* ]]; then
+	# The same tests with every hook on: they must all pass here.
+	[ "${SUMMARY:-0}" = 1 ] || boot baseline 0 $(printf '%s\n' "${all[@]}" | sort -u)
+	summary baseline | tee -a "$runs/hooksoff.txt.new"
+fi
+mv "$runs/hooksoff.txt.new" "$runs/hooksoff.txt"

@@ -6,6 +6,7 @@ Diagnosis only: the result is never exported or committed.
 
 usage: hooks-off.py SRC        patch SRC in place
        hooks-off.py --list     print "bit name tests..." for hooks-off.sh
+       hooks-off.py --files    print the files that patching SRC changes
 
 Booting the patched kernel with cow_pte_off=MASK makes every hook whose
 bit is set in MASK behave as if the table were not shared (or, for a
@@ -78,6 +79,14 @@ def wrap(text, call, nth, bit):
         text[:start], bit, text[start:i + 1], text[i + 1:])
 
 
+# Where the switch itself lives, besides the files of the hooks.
+SWITCH_FILES = ["include/linux/cow_pte.h", "mm/cow_pte.c"]
+
+
+def patched_files():
+    return sorted({h[2] for h in HOOKS} | set(SWITCH_FILES))
+
+
 def patch(src):
     files = {}
     for bit, _, path, call, nth, _ in HOOKS:
@@ -90,14 +99,14 @@ def patch(src):
             text = wrap(text, call, nth, bit)
         with open("%s/%s" % (src, path), "w") as f:
             f.write(text)
-    header = "%s/include/linux/cow_pte.h" % src
+    header = "%s/%s" % (src, SWITCH_FILES[0])
     with open(header) as f:
         text = f.read()
     text = text.replace("struct mmu_gather;\n",
                         "struct mmu_gather;\nextern unsigned long cow_pte_diag_off;\n", 1)
     with open(header, "w") as f:
         f.write(text)
-    with open("%s/mm/cow_pte.c" % src, "a") as f:
+    with open("%s/%s" % (src, SWITCH_FILES[1]), "a") as f:
         f.write("\nunsigned long cow_pte_diag_off;\n"
                 "core_param(cow_pte_off, cow_pte_diag_off, ulong, 0444);\n")
 
@@ -108,5 +117,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "--list":
         for bit, name, _, _, _, tests in HOOKS:
             print(bit, name, tests)
+    elif sys.argv[1] == "--files":
+        print(" ".join(patched_files()))
     else:
         patch(sys.argv[1])

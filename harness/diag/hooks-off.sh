@@ -22,30 +22,8 @@ runs=$BUILD/runs
 	die "build the selftests first (make selftests)"
 
 if [ "${REBUILD:-1}" = 1 ] && [ "${SUMMARY:-0}" != 1 ]; then
-	rm -rf "$out"
-	cp -a "$BUILD/out/release" "$out"
-	# Patch the shared source tree for this build only, and put it back:
-	# make export-check must stay clean, and the release build untouched.
-	files="mm/gup.c mm/hmm.c mm/khugepaged.c mm/madvise.c mm/migrate_device.c
-	       mm/mprotect.c mm/mremap.c mm/page_vma_mapped.c mm/swapfile.c
-	       mm/userfaultfd.c mm/vma.c fs/proc/task_mmu.c mm/cow_pte.c
-	       include/linux/cow_pte.h"
-	saved=$(mktemp -d)
-	for f in $files; do
-		mkdir -p "$saved/$(dirname "$f")"
-		cp -p "$SRC/$f" "$saved/$f"
-	done
-	trap 'for f in $files; do cp -p "$saved/$f" "$SRC/$f"; done; rm -rf "$saved"' EXIT
-	python3 "$diag/hooks-off.py" "$SRC"
-	export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$BUILD
-	export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=cowpte KBUILD_BUILD_HOST=harness
-	note "building $out"
-	make -s -C "$SRC" O="$out" CC="ccache gcc" -j"$(nproc)" bzImage \
-		>"$out/build-hooksoff.log" 2>&1 ||
-		{ grep -E 'error' "$out/build-hooksoff.log" >&2; die "hooks-off build failed"; }
-	for f in $files; do cp -p "$saved/$f" "$SRC/$f"; done
-	rm -rf "$saved"
-	trap - EXIT
+	"$diag/patched-build.sh" hooksoff "$(python3 "$diag/hooks-off.py" --files)" \
+		python3 "$diag/hooks-off.py" "$SRC"
 fi
 
 # One boot: $1 run name, $2 mask, $3... tests.

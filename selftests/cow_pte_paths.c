@@ -387,6 +387,32 @@ TEST_F_TIMEOUT(paths, mremap_dontunmap, 180)
 	ONE_SIDE(NULL, act_mremap_dontunmap, NULL);
 }
 
+#define PM_SOFT_DIRTY		(1ULL << 55)
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_SWAP			(1ULL << 62)
+#define PM_PRESENT		(1ULL << 63)
+
+/* How many pages of the region have all of @bits in /proc/self/pagemap. */
+static long pagemap_count(char *mem, size_t len, uint64_t bits)
+{
+	size_t n = len / PAGE_SZ;
+	uint64_t *pm = malloc(n * sizeof(*pm));
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	long count = 0;
+
+	if (!pm || fd < 0)
+		return -1;
+	if (pread(fd, pm, n * sizeof(*pm),
+		  (uintptr_t)mem / PAGE_SZ * sizeof(*pm)) !=
+	    (ssize_t)(n * sizeof(*pm)))
+		count = -1;
+	for (size_t i = 0; count >= 0 && i < n; i++)
+		count += (pm[i] & bits) == bits;
+	close(fd);
+	free(pm);
+	return count;
+}
+
 /* --- madvise ---------------------------------------------------------- */
 
 /*
@@ -426,7 +452,12 @@ TEST_F_TIMEOUT(paths, madv_cold, 180)
 	ONE_SIDE(NULL, act_madv_cold, NULL);
 }
 
-/* Swapped out by one side, swapped back in by both. */
+/*
+ * MADV_PAGEOUT leaves alone the pages another process maps (stock fork maps
+ * each of them twice, so it reclaims none here): the other side's pages
+ * must all be resident still, whether one of them mapped the region through
+ * a table both share or not.
+ */
 static long act_madv_pageout(char **mem, size_t len)
 {
 	if (madvise(*mem, len, MADV_PAGEOUT))
@@ -434,9 +465,19 @@ static long act_madv_pageout(char **mem, size_t len)
 	return check_range(*mem, *mem, len, 1, "paged out");
 }
 
+static long still_resident(char *mem, size_t len)
+{
+	long gone = len / PAGE_SZ - pagemap_count(mem, len, PM_PRESENT);
+
+	if (gone)
+		fprintf(stderr, "# %ld pages were paged out by the other process\n",
+			gone);
+	return gone;
+}
+
 TEST_F_TIMEOUT(paths, madv_pageout, 180)
 {
-	ONE_SIDE(NULL, act_madv_pageout, NULL);
+	ONE_SIDE(NULL, act_madv_pageout, still_resident);
 }
 
 /* Paged out before fork: the shared tables hold swap entries. */
@@ -578,11 +619,6 @@ TEST_F_TIMEOUT(paths, mlock_mincore, 180)
 
 /* --- /proc: soft-dirty, pagemap, smaps -------------------------------- */
 
-#define PM_SOFT_DIRTY		(1ULL << 55)
-#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
-#define PM_SWAP			(1ULL << 62)
-#define PM_PRESENT		(1ULL << 63)
-
 static int clear_refs(const char *what)
 {
 	int fd = open("/proc/self/clear_refs", O_WRONLY);
@@ -594,27 +630,6 @@ static int clear_refs(const char *what)
 		close(fd);
 	}
 	return ret;
-}
-
-/* How many pages of the region have all of @bits in /proc/self/pagemap. */
-static long pagemap_count(char *mem, size_t len, uint64_t bits)
-{
-	size_t n = len / PAGE_SZ;
-	uint64_t *pm = malloc(n * sizeof(*pm));
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	long count = 0;
-
-	if (!pm || fd < 0)
-		return -1;
-	if (pread(fd, pm, n * sizeof(*pm),
-		  (uintptr_t)mem / PAGE_SZ * sizeof(*pm)) !=
-	    (ssize_t)(n * sizeof(*pm)))
-		count = -1;
-	for (size_t i = 0; count >= 0 && i < n; i++)
-		count += (pm[i] & bits) == bits;
-	close(fd);
-	free(pm);
-	return count;
 }
 
 /* Clean before fork, then dirtied again: every page is soft-dirty. */
@@ -2262,6 +2277,59 @@ TEST_F_TIMEOUT(paths, device_copy_charged, 180)
 	charge_copies = variant->cow_pte;
 	ONE_SIDE(NULL, act_hmm_charged, NULL);
 	rmdir(charge_cg);
+}
+
+/*
+ * Reclaim in a memory cgroup takes the region's pages whoever maps them:
+ * its reverse-map walk unmaps each page from every mm, through a table
+ * they share or through their own (stock fork). Both sides then read
+ * their data back from swap.
+ */
+static char reclaim_cg[] = "/sys/fs/cgroup/cowpte-rc-XXXXXX";
+
+/* Before fork: the region's pages, faulted in again, are the cgroup's. */
+static long prep_reclaim(char *mem, size_t len)
+{
+	if (cgroup_enter(reclaim_cg))
+		return fail("entering the test cgroup");
+	if (madvise(mem, len, MADV_DONTNEED))
+		return fail("MADV_DONTNEED");
+	stamp_range(mem, mem, len, 1);
+	return 0;
+}
+
+static long act_memcg_reclaim(char **mem, size_t len)
+{
+	char path[96], amount[32];
+	long swapped;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/memory.reclaim", reclaim_cg);
+	snprintf(amount, sizeof(amount), "%zu", 2 * len);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return fail(path);
+	/* EAGAIN: less than asked for; what the region lost counts. */
+	if (write(fd, amount, strlen(amount)) < 0 && errno != EAGAIN)
+		return fail("memory.reclaim");
+	close(fd);
+	swapped = pagemap_count(*mem, len, PM_SWAP);
+	if (swapped <= 0) {
+		fprintf(stderr, "# reclaim swapped out none of the region\n");
+		return 1;
+	}
+	return check_range(*mem, *mem, len, 1, "reclaimed");
+}
+
+TEST_F_TIMEOUT(paths, memcg_reclaim, 180)
+{
+	const char *why = mem_cgroup_make(reclaim_cg, NULL);
+
+	if (why)
+		SKIP(return, "%s", why);
+	ONE_SIDE(prep_reclaim, act_memcg_reclaim, NULL);
+	cgroup_enter("/sys/fs/cgroup");
+	rmdir(reclaim_cg);
 }
 
 /*

@@ -2314,10 +2314,10 @@ static long act_memcg_reclaim(char **mem, size_t len)
 		return fail("memory.reclaim");
 	close(fd);
 	swapped = pagemap_count(*mem, len, PM_SWAP);
-	if (swapped <= 0) {
-		fprintf(stderr, "# reclaim swapped out none of the region\n");
+	fprintf(stderr, "# reclaim swapped out %ld of the region's %zu pages\n",
+		swapped, len / PAGE_SZ);
+	if (swapped <= 0)
 		return 1;
-	}
 	return check_range(*mem, *mem, len, 1, "reclaimed");
 }
 

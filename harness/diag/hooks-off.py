@@ -42,7 +42,7 @@ HOOKS = [
      "mremap_whole_tables mremap_part mremap_grow mremap_shrink "
      "mremap_dontunmap"),
     (10, "rmap_walk", "mm/page_vma_mapped.c", "cow_pte_unshare", 0,
-     "madv_pageout swap_entries_shared migrate_move_pages migrate_mbind "
+     "memcg_reclaim swap_entries_shared migrate_move_pages migrate_mbind "
      "migrate_compaction ksm_merge_unmerge ksm_prctl_memory_merge "
      "memory_failure"),
     (11, "swapoff", "mm/swapfile.c", "cow_pte_unshare", 0,
@@ -60,6 +60,8 @@ HOOKS = [
      "clear_refs_soft_dirty"),
     (17, "pagemap", "fs/proc/task_mmu.c", "cow_pte_other_sharers", 1,
      "pagemap_exclusive"),
+    (18, "madv_cold_pageout", "mm/madvise.c", "cow_pte_other_sharers", 0,
+     "madv_pageout madv_cold"),
 ]
 
 

@@ -31,6 +31,7 @@
 #include <linux/cow_pte.h>
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
+#include <linux/pagewalk.h>
 #include <linux/pgalloc.h>
 #include <linux/prctl.h>
 #include <linux/rmap.h>
@@ -666,6 +667,24 @@ unsigned int cow_pte_other_sharers(pmd_t *pmd)
 	if (!cow_pte_pmd_shared(pmdval))
 		return 0;
 	return atomic_read(&pmd_table(pmdval)->pt_cow_share) - 1;
+}
+
+/**
+ * cow_pte_folio_walk_shared - whether other mms map the page @fw found
+ * @fw: a folio_walk_start() still holding its lock
+ * @vma: the VMA it was started in
+ * @addr: the address it was started at
+ *
+ * For code that asks a folio whether it is mapped by more than one
+ * process, as move_pages() does: the answer is yes for any page of a table
+ * other mms share, whatever its mapcount says.
+ */
+bool cow_pte_folio_walk_shared(const struct folio_walk *fw,
+			       struct vm_area_struct *vma, unsigned long addr)
+{
+	if (fw->level != FW_LEVEL_PTE)
+		return false;
+	return cow_pte_other_sharers(pmd_off(vma->vm_mm, addr));
 }
 
 /**

@@ -10,6 +10,7 @@
 #include <linux/pgtable.h>
 #include <linux/sched/coredump.h>
 
+struct folio_walk;
 struct mmu_gather;
 
 #ifdef CONFIG_COW_PTE
@@ -71,6 +72,8 @@ int __cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
 int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end);
 unsigned int cow_pte_other_sharers(pmd_t *pmd);
+bool cow_pte_folio_walk_shared(const struct folio_walk *fw,
+			       struct vm_area_struct *vma, unsigned long addr);
 
 /*
  * Paths that change PTEs other than by faulting or zapping make the table
@@ -183,6 +186,13 @@ static inline int cow_pte_split_vma(struct vm_area_struct *vma,
 static inline unsigned int cow_pte_other_sharers(pmd_t *pmd)
 {
 	return 0;
+}
+
+static inline bool cow_pte_folio_walk_shared(const struct folio_walk *fw,
+					     struct vm_area_struct *vma,
+					     unsigned long addr)
+{
+	return false;
 }
 
 static inline void cow_pte_exec_mm(struct mm_struct *mm)

@@ -738,39 +738,124 @@ static long nodes_with_memory(void)
 	return n;
 }
 
-/* Every page to @node with move_pages(); returns pages not there. */
-static long move_all(char *mem, size_t len, int node)
+/*
+ * move_pages() on every page of [mem, mem + len): to @node with @flags, or
+ * with @node < 0 only asking where each page is. Fills @status (one int a
+ * page); 0 or -1.
+ */
+static int move_region(char *mem, size_t len, int node, int flags,
+		       int *status)
 {
 	size_t n = len / PAGE_SZ;
 	void **pages = malloc(n * sizeof(*pages));
 	int *nodes = malloc(n * sizeof(*nodes));
-	int *status = malloc(n * sizeof(*status));
-	long bad = 0;
+	long ret;
 
-	if (!pages || !nodes || !status)
+	if (!pages || !nodes)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		pages[i] = mem + i * PAGE_SZ;
 		nodes[i] = node;
 	}
-	if (syscall(SYS_move_pages, 0, n, pages, nodes, status,
-		    MPOL_MF_MOVE) < 0)
-		bad = fail("move_pages");
-	for (size_t i = 0; bad >= 0 && i < n; i++)
-		bad += status[i] != node;
+	ret = syscall(SYS_move_pages, 0, n, pages, node < 0 ? NULL : nodes,
+		      status, flags);
 	free(pages);
 	free(nodes);
+	return ret < 0 ? fail("move_pages") : 0;
+}
+
+/*
+ * Where the region's pages are, into @where (malloc'ed), and the node of
+ * the two that holds fewer of them: the one to move them to. -1 on error.
+ */
+static int region_nodes(char *mem, size_t len, int **where)
+{
+	size_t n = len / PAGE_SZ, on1 = 0;
+
+	*where = malloc(n * sizeof(**where));
+	if (!*where || move_region(mem, len, -1, 0, *where))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		on1 += (*where)[i] == 1;
+	return on1 * 2 < n ? 1 : 0;
+}
+
+/*
+ * Each page of the region, moved by one side without MPOL_MF_MOVE_ALL:
+ * after a stock fork every page is mapped by both processes, so
+ * move_pages() leaves it where it is and reports -EACCES for it, and
+ * mbind() leaves it too; through a table both share it is just as shared.
+ * With MPOL_MF_MOVE_ALL (root) the pages move, for both processes.
+ * Returns the pages that ended up wrong.
+ */
+static long migrate_region(char *mem, size_t len, bool use_mbind, bool all)
+{
+	int flags = all ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE;
+	size_t n = len / PAGE_SZ;
+	int *before, *after = malloc(n * sizeof(*after));
+	int *status = malloc(n * sizeof(*status));
+	int to = region_nodes(mem, len, &before);
+	unsigned long mask = 1UL << to;
+	long bad = 0;
+
+	if (to < 0 || !after || !status)
+		return -1;
+	if (use_mbind) {
+		if (syscall(SYS_mbind, mem, len, MPOL_BIND, &mask,
+			    8 * sizeof(mask), flags))
+			return fail("mbind");
+	} else if (move_region(mem, len, to, flags, status)) {
+		return -1;
+	}
+	if (move_region(mem, len, -1, 0, after))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int want = all || before[i] == to ? to : before[i];
+		bool wrong = after[i] != want;
+
+		/* move_pages() says why it left a page. */
+		if (!use_mbind)
+			wrong |= status[i] != (want == to ? to : -EACCES);
+		if (wrong && bad++ < 4)
+			fprintf(stderr, "# page %zu: on node %d (was on %d), status %d; want node %d\n",
+				i, after[i], before[i], use_mbind ? 0 : status[i], want);
+	}
+	if (bad)
+		fprintf(stderr, "# %s%s: %ld of %zu pages wrong\n",
+			use_mbind ? "mbind" : "move_pages",
+			all ? " MPOL_MF_MOVE_ALL" : "", bad, n);
+	free(before);
+	free(after);
 	free(status);
 	return bad;
 }
 
 static long act_move_pages(char **mem, size_t len)
 {
-	long bad = move_all(*mem, len, 1);
+	long bad = migrate_region(*mem, len, false, false);
 
-	if (bad)
-		fprintf(stderr, "# move_pages: %ld pages not on node 1\n", bad);
-	return bad < 0 ? bad : check_range(*mem, *mem, len, 1, "moved");
+	return bad < 0 ? bad : bad + check_range(*mem, *mem, len, 1, "moved");
+}
+
+static long act_move_pages_all(char **mem, size_t len)
+{
+	long bad = migrate_region(*mem, len, false, true);
+
+	return bad < 0 ? bad : bad + check_range(*mem, *mem, len, 1, "moved");
+}
+
+static long act_mbind(char **mem, size_t len)
+{
+	long bad = migrate_region(*mem, len, true, false);
+
+	return bad < 0 ? bad : bad + check_range(*mem, *mem, len, 1, "bound");
+}
+
+static long act_mbind_all(char **mem, size_t len)
+{
+	long bad = migrate_region(*mem, len, true, true);
+
+	return bad < 0 ? bad : bad + check_range(*mem, *mem, len, 1, "bound");
 }
 
 TEST_F_TIMEOUT(paths, migrate_move_pages, 180)
@@ -780,14 +865,11 @@ TEST_F_TIMEOUT(paths, migrate_move_pages, 180)
 	ONE_SIDE(NULL, act_move_pages, NULL);
 }
 
-static long act_mbind(char **mem, size_t len)
+TEST_F_TIMEOUT(paths, migrate_move_pages_all, 180)
 {
-	unsigned long mask = 1UL << 1;
-
-	if (syscall(SYS_mbind, *mem, len, MPOL_BIND, &mask, 8 * sizeof(mask),
-		    MPOL_MF_MOVE))
-		return fail("mbind(MPOL_MF_MOVE)");
-	return check_range(*mem, *mem, len, 1, "bound");
+	if (nodes_with_memory() < 2)
+		SKIP(return, "needs two NUMA nodes (make run NUMA=1)");
+	ONE_SIDE(NULL, act_move_pages_all, NULL);
 }
 
 TEST_F_TIMEOUT(paths, migrate_mbind, 180)
@@ -795,6 +877,13 @@ TEST_F_TIMEOUT(paths, migrate_mbind, 180)
 	if (nodes_with_memory() < 2)
 		SKIP(return, "needs two NUMA nodes (make run NUMA=1)");
 	ONE_SIDE(NULL, act_mbind, NULL);
+}
+
+TEST_F_TIMEOUT(paths, migrate_mbind_all, 180)
+{
+	if (nodes_with_memory() < 2)
+		SKIP(return, "needs two NUMA nodes (make run NUMA=1)");
+	ONE_SIDE(NULL, act_mbind_all, NULL);
 }
 
 /*

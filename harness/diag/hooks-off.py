@@ -42,7 +42,8 @@ HOOKS = [
      "mremap_whole_tables mremap_part mremap_grow mremap_shrink "
      "mremap_dontunmap"),
     (10, "rmap_walk", "mm/page_vma_mapped.c", "cow_pte_unshare", 0,
-     "memcg_reclaim swap_entries_shared migrate_move_pages migrate_mbind "
+     "memcg_reclaim swap_entries_shared migrate_move_pages_all "
+     "migrate_mbind_all "
      "migrate_compaction ksm_merge_unmerge ksm_prctl_memory_merge "
      "memory_failure"),
     (11, "swapoff", "mm/swapfile.c", "cow_pte_unshare", 0,
@@ -62,6 +63,10 @@ HOOKS = [
      "pagemap_exclusive"),
     (18, "madv_cold_pageout", "mm/madvise.c", "cow_pte_other_sharers", 0,
      "madv_pageout madv_cold"),
+    (19, "move_pages", "mm/migrate.c", "cow_pte_folio_walk_shared", 0,
+     "migrate_move_pages"),
+    (20, "mbind", "mm/mempolicy.c", "cow_pte_other_sharers", 0,
+     "migrate_mbind"),
 ]
 
 

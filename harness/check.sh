@@ -77,6 +77,13 @@ tally() {	# $1: a "N passed, N failed, N skipped" line
 	passed=$((passed + ${p:-0})) failed=$((failed + ${f:-1})) skipped=$((skipped + ${s:-0}))
 }
 
+# CONFIG_COW_PTE=n compiles every hook out: one test, before any boot.
+if "$TOP/harness/nocow.sh"; then
+	passed=$((passed + 1))
+else
+	fail "the kernel files we change do not build with CONFIG_COW_PTE=n"
+fi
+
 # CI stops the whole run at 90 min and then shows nothing. Give every boot
 # only what is left of CHECK_MINUTES, so a slow or hung boot ends as a
 # failure with its logs instead, and later boots report "not started".

@@ -657,8 +657,8 @@ int __cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
  *
  * A page mapped once through a table shared by N mms is mapped N times as
  * far as each process is concerned, although its mapcount says once. The
- * /proc reports (smaps, pagemap) add this to the mapcount, and MADV_COLD and
- * MADV_PAGEOUT leave such pages alone, as they do any page mapped twice.
+ * /proc reports (smaps, pagemap) add this to the mapcount; MADV_COLD,
+ * MADV_PAGEOUT and mbind() leave such pages alone, as any page mapped twice.
  */
 unsigned int cow_pte_other_sharers(pmd_t *pmd)
 {

@@ -786,7 +786,8 @@ static int region_nodes(char *mem, size_t len, int **where)
  * move_pages() leaves it where it is and reports -EACCES for it, and
  * mbind() leaves it too; through a table both share it is just as shared.
  * With MPOL_MF_MOVE_ALL (root) the pages move, for both processes.
- * Returns the pages that ended up wrong.
+ * Returns the pages that ended up wrong, on the wrong node or with the
+ * wrong data, or -1 on error.
  */
 static long migrate_region(char *mem, size_t len, bool use_mbind, bool all)
 {
@@ -827,35 +828,27 @@ static long migrate_region(char *mem, size_t len, bool use_mbind, bool all)
 	free(before);
 	free(after);
 	free(status);
-	return bad;
+	return bad + check_range(mem, mem, len, 1, "after migration");
 }
 
 static long act_move_pages(char **mem, size_t len)
 {
-	long bad = migrate_region(*mem, len, false, false);
-
-	return bad < 0 ? bad : bad + check_range(*mem, *mem, len, 1, "moved");
+	return migrate_region(*mem, len, false, false);
 }
 
 static long act_move_pages_all(char **mem, size_t len)
 {
-	long bad = migrate_region(*mem, len, false, true);
-
-	return bad < 0 ? bad : bad + check_range(*mem, *mem, len, 1, "moved");
+	return migrate_region(*mem, len, false, true);
 }
 
 static long act_mbind(char **mem, size_t len)
 {
-	long bad = migrate_region(*mem, len, true, false);
-
-	return bad < 0 ? bad : bad + check_range(*mem, *mem, len, 1, "bound");
+	return migrate_region(*mem, len, true, false);
 }
 
 static long act_mbind_all(char **mem, size_t len)
 {
-	long bad = migrate_region(*mem, len, true, true);
-
-	return bad < 0 ? bad : bad + check_range(*mem, *mem, len, 1, "bound");
+	return migrate_region(*mem, len, true, true);
 }
 
 TEST_F_TIMEOUT(paths, migrate_move_pages, 180)

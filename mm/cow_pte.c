@@ -58,15 +58,18 @@ static inline struct ptdesc *pmd_table(pmd_t pmd)
  * swap counts and write protection, all of which can be done later.
  * Excluded: shared mappings (fork shares those pages, not copies them),
  * hugetlb (its own page tables), PFN/mixed/IO maps (no struct page rules),
- * and VMAs registered with userfaultfd, whose PTE markers and write-protect
- * bits belong to the registering mm only.
+ * VMAs registered with userfaultfd, whose PTE markers and write-protect
+ * bits belong to the registering mm only, and locked VMAs: a page stays
+ * mlocked while a VM_LOCKED mapping maps it, and dropping a shared table
+ * does no per-page munlock, so the tables of a locked VMA are never shared
+ * (mlock_fixup() copies those it would lock).
  */
 static bool vma_cow_pte_eligible(struct vm_area_struct *vma)
 {
 	if (!vma_is_anonymous(vma) || !vma->anon_vma)
 		return false;
 	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE | VM_HUGETLB |
-			     VM_PFNMAP | VM_MIXEDMAP | VM_IO))
+			     VM_PFNMAP | VM_MIXEDMAP | VM_IO | VM_LOCKED_MASK))
 		return false;
 	return !userfaultfd_armed(vma);
 }

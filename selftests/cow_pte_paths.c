@@ -48,6 +48,8 @@ typedef long (*side_fn)(char *mem, size_t len);
 FIXTURE(paths) {
 	char *mem;
 	struct baseline base;
+	/* The test's fork must share no table, even with COW PTE. */
+	bool shares_none;
 };
 
 FIXTURE_VARIANT(paths) {
@@ -92,7 +94,9 @@ FIXTURE_TEARDOWN(paths)
 	/* A test that skipped before forking shared nothing. */
 	if (_metadata->exit_code == KSFT_SKIP)
 		return;
-	EXPECT_BASELINE(&self->base, variant->cow_pte ? NR_TABLES : 0, 2048);
+	EXPECT_BASELINE(&self->base,
+			variant->cow_pte && !self->shares_none ? NR_TABLES : 0,
+			2048);
 }
 
 /* The actor: act, then make the region its own with generation @gen. */
@@ -615,6 +619,120 @@ static long act_mlock(char **mem, size_t len)
 TEST_F_TIMEOUT(paths, mlock_mincore, 180)
 {
 	ONE_SIDE(NULL, act_mlock, NULL);
+}
+
+/*
+ * A page is mlocked (PG_mlocked) while any VM_LOCKED mapping maps it.
+ * Dropping such a mapping, by munmap() or exit, munlocks the page; the
+ * other process, whose mapping is not locked, must not be left with
+ * pages nobody locks that reclaim can no longer take.
+ */
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT	1
+#endif
+#define KPF_MLOCKED	33
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+/* Pages a pending per-CPU munlock batch may still hold (PAGEVEC_SIZE). */
+#define MLOCK_SLACK	31
+
+/* How many pages of [mem, mem + len) are mlocked, or -1. */
+static long region_mlocked(char *mem, size_t len)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	int kf = open("/proc/kpageflags", O_RDONLY);
+	long n = 0;
+
+	if (pm < 0 || kf < 0)
+		n = fail("pagemap or kpageflags");
+	for (char *p = mem; n >= 0 && p < mem + len; p += PAGE_SZ) {
+		uint64_t e, flags;
+
+		if (pread(pm, &e, 8, (uintptr_t)p / PAGE_SZ * 8) != 8)
+			n = fail("pagemap");
+		else if (!(e & PM_PRESENT))
+			continue;
+		else if (pread(kf, &flags, 8, (e & PM_PFN_MASK) * 8) != 8)
+			n = fail("kpageflags");
+		else
+			n += (flags >> KPF_MLOCKED) & 1;
+	}
+	close(pm);
+	close(kf);
+	return n;
+}
+
+/* Whether the other side's mapping is locked itself (mlocked_fork). */
+static bool other_locked;
+
+static long check_mlocked(char *mem, size_t len)
+{
+	long n = region_mlocked(mem, len), pages = len / PAGE_SZ;
+
+	if (n < 0)
+		return 1;
+	if (other_locked ? n >= pages - MLOCK_SLACK : n <= MLOCK_SLACK)
+		return 0;
+	fprintf(stderr, "# %ld of %ld pages mlocked, want %s\n", n, pages,
+		other_locked ? "all" : "none");
+	return 1;
+}
+
+/* Drop this mm's mapping of the region (whole tables) and map it afresh. */
+static long remap_region(char *mem, size_t len)
+{
+	if (munmap(mem, len))
+		return fail("munmap");
+	if (mmap(mem, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != mem)
+		return fail("mmap(MAP_FIXED)");
+	return madvise(mem, len, MADV_NOHUGEPAGE) ? fail("MADV_NOHUGEPAGE") : 0;
+}
+
+/* MLOCK_ONFAULT mlocks the pages already there without faulting. */
+static long act_mlock_onfault_unmap(char **mem, size_t len)
+{
+	long n;
+
+	if (syscall(SYS_mlock2, *mem, len, MLOCK_ONFAULT))
+		return fail("mlock2(MLOCK_ONFAULT)");
+	n = region_mlocked(*mem, len);
+	if (n < (long)(len / PAGE_SZ) - MLOCK_SLACK) {
+		fprintf(stderr, "# mlock2 mlocked %ld pages\n", n);
+		return -1;
+	}
+	return remap_region(*mem, len);
+}
+
+TEST_F_TIMEOUT(paths, mlock_onfault_unmap, 180)
+{
+	if (access("/proc/kpageflags", R_OK))
+		SKIP(return, "no /proc/kpageflags");
+	other_locked = false;
+	ONE_SIDE(NULL, act_mlock_onfault_unmap, check_mlocked);
+}
+
+/*
+ * The parent's mapping is locked before it forks: the child's is not, and
+ * the fork shares no table of a locked VMA.
+ */
+static long prep_mlock(char *mem, size_t len)
+{
+	return mlock(mem, len) ? fail("mlock") : 0;
+}
+
+static long act_unmap(char **mem, size_t len)
+{
+	return remap_region(*mem, len);
+}
+
+TEST_F_TIMEOUT(paths, mlocked_fork, 180)
+{
+	if (access("/proc/kpageflags", R_OK))
+		SKIP(return, "no /proc/kpageflags");
+	/* When the child drops its mapping, the parent's is still locked. */
+	other_locked = variant->child_acts;
+	self->shares_none = true;
+	ONE_SIDE(prep_mlock, act_unmap, check_mlocked);
 }
 
 /* --- /proc: soft-dirty, pagemap, smaps -------------------------------- */

@@ -67,6 +67,8 @@ HOOKS = [
      "migrate_move_pages"),
     (20, "mbind", "mm/mempolicy.c", "cow_pte_other_sharers", 0,
      "migrate_mbind"),
+    (21, "mlock", "mm/mlock.c", "cow_pte_unshare_range", 0,
+     "mlock_onfault_unmap"),
 ]
 
 

@@ -69,6 +69,8 @@ HOOKS = [
      "migrate_mbind"),
     (21, "mlock", "mm/mlock.c", "cow_pte_unshare_range", 0,
      "mlock_onfault_unmap"),
+    (22, "clear_refs_young", "fs/proc/task_mmu.c", "cow_pte_unshare", 0,
+     "clear_refs_referenced"),
 ]
 
 

@@ -844,6 +844,37 @@ TEST_F_TIMEOUT(paths, smaps_pss, 180)
 }
 
 /*
+ * numa_maps reports the most times any page of a mapping is mapped
+ * (mapmax, shown when above 1): 2 while both processes map the region.
+ */
+static long act_numa_maps(char **mem, size_t len)
+{
+	char line[1024], want[32];
+	FILE *f = fopen("/proc/self/numa_maps", "r");
+	long mapmax = -1;
+	char *m;
+
+	if (!f)
+		return fail("numa_maps");
+	snprintf(want, sizeof(want), "%lx ", (unsigned long)*mem);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want))) {
+			m = strstr(line, " mapmax=");
+			mapmax = m ? strtol(m + 8, NULL, 10) : 1;
+		}
+	fclose(f);
+	if (mapmax == 2)
+		return 0;
+	fprintf(stderr, "# numa_maps: mapmax %ld, want 2\n", mapmax);
+	return 1;
+}
+
+TEST_F_TIMEOUT(paths, numa_maps_mapmax, 180)
+{
+	ONE_SIDE(NULL, act_numa_maps, NULL);
+}
+
+/*
  * clear_refs 1 clears the accessed bits of this process's mappings, for
  * working-set estimates from smaps' Referenced. The parent's accessed
  * bits, set when it wrote the region before the fork, must survive the

@@ -71,6 +71,8 @@ HOOKS = [
      "mlock_onfault_unmap"),
     (22, "clear_refs_young", "fs/proc/task_mmu.c", "cow_pte_unshare", 0,
      "clear_refs_referenced"),
+    (23, "numa_maps", "fs/proc/task_mmu.c", "cow_pte_other_sharers", 2,
+     "numa_maps_mapmax"),
 ]
 
 

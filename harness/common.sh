@@ -83,3 +83,12 @@ summarize_tap() {
 		exit fail > 0 || pass + skip == 0
 	}' "$1"
 }
+
+# The environment of every kernel build: ccache keyed on paths relative to
+# the build folder (so a fresh clone hits the cache) and fixed build
+# stamps (so identical sources give identical objects).
+kbuild_env() {
+	export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+	export CCACHE_BASEDIR=$BUILD
+	export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=cowpte KBUILD_BUILD_HOST=harness
+}

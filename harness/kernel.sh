@@ -26,10 +26,7 @@ else
 	"$TOP/harness/tree.sh" --keep-edits
 fi
 
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-# Hash paths relative to the build folder, so a fresh clone hits the cache.
-export CCACHE_BASEDIR=$BUILD
-export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=cowpte KBUILD_BUILD_HOST=harness
+kbuild_env
 ccache -M 10G >/dev/null
 kmake() {
 	make -s -C "$src" O="$out" CC="ccache gcc" -j"$(nproc)" "$@"

@@ -3,8 +3,9 @@
 #
 # CONFIG_COW_PTE=n must compile every hook out: build each kernel C file
 # the overlay changes (not the upstream selftests under tools/) from the
-# release configuration with the option off, warnings counting as errors. Object files only: a whole third kernel
-# would cost CI minutes for nothing the objects do not show.
+# release configuration with the option off, warnings counting as errors.
+# Object files only: a whole third kernel would cost CI minutes for
+# nothing the objects do not show.
 #
 # usage: nocow.sh   (after "kernel.sh release"; output in build/out/nocow)
 set -eo pipefail
@@ -15,8 +16,7 @@ out=$BUILD/out/nocow
 mkdir -p "$out"
 cp "$BUILD/out/release/.config" "$out/.config"
 sed -i 's/^CONFIG_COW_PTE=y$/# CONFIG_COW_PTE is not set/' "$out/.config"
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$BUILD
-export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=cowpte KBUILD_BUILD_HOST=harness
+kbuild_env
 kmake() {
 	make -s -C "$SRC" O="$out" CC="ccache gcc" -j"$(nproc)" "$@"
 }

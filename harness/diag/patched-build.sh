@@ -39,8 +39,7 @@ done
 rm -rf "$out"
 cp -a "$BUILD/out/release" "$out"
 SRC=$SRC "$@"
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache} CCACHE_BASEDIR=$BUILD
-export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=cowpte KBUILD_BUILD_HOST=harness
+kbuild_env
 note "building $out"
 make -s -C "$SRC" O="$out" CC="ccache gcc" -j"$(nproc)" bzImage >"$out/build-$name.log" 2>&1 ||
 	{ grep -E 'error' "$out/build-$name.log" >&2; die "$name build failed (see $out/build-$name.log)"; }

@@ -673,7 +673,7 @@ unsigned int cow_pte_other_sharers(pmd_t *pmd)
 }
 
 /**
- * cow_pte_folio_walk_shared - whether other mms map the page @fw found
+ * __cow_pte_folio_walk_shared - whether other mms map the page @fw found
  * @fw: a folio_walk_start() still holding its lock
  * @vma: the VMA it was started in
  * @addr: the address it was started at
@@ -682,8 +682,8 @@ unsigned int cow_pte_other_sharers(pmd_t *pmd)
  * process, as move_pages() does: the answer is yes for any page of a table
  * other mms share, whatever its mapcount says.
  */
-bool cow_pte_folio_walk_shared(const struct folio_walk *fw,
-			       struct vm_area_struct *vma, unsigned long addr)
+bool __cow_pte_folio_walk_shared(const struct folio_walk *fw,
+				 struct vm_area_struct *vma, unsigned long addr)
 {
 	if (fw->level != FW_LEVEL_PTE)
 		return false;

@@ -72,8 +72,21 @@ int __cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
 int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end);
 unsigned int cow_pte_other_sharers(pmd_t *pmd);
-bool cow_pte_folio_walk_shared(const struct folio_walk *fw,
-			       struct vm_area_struct *vma, unsigned long addr);
+bool __cow_pte_folio_walk_shared(const struct folio_walk *fw,
+				 struct vm_area_struct *vma, unsigned long addr);
+
+/*
+ * Whether other mms map the page a folio_walk_start() in @vma at @addr
+ * found, for code that judges that by the mapcount (see mm/cow_pte.c).
+ */
+static inline bool cow_pte_folio_walk_shared(const struct folio_walk *fw,
+					     struct vm_area_struct *vma,
+					     unsigned long addr)
+{
+	if (likely(!test_bit(MMF_COW_PTE_TABLES, &vma->vm_mm->flags)))
+		return false;
+	return __cow_pte_folio_walk_shared(fw, vma, addr);
+}
 
 /*
  * Paths that change PTEs other than by faulting or zapping make the table

@@ -560,6 +560,49 @@ TEST_F_TIMEOUT(paths, madv_dontfork, 180)
 	ONE_SIDE(NULL, act_dontfork, NULL);
 }
 
+/* Drop this mm's mapping of the region (whole tables) and map it afresh. */
+static long remap_region(char *mem, size_t len)
+{
+	if (munmap(mem, len))
+		return fail("munmap");
+	if (mmap(mem, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != mem)
+		return fail("mmap(MAP_FIXED)");
+	return madvise(mem, len, MADV_NOHUGEPAGE) ? fail("MADV_NOHUGEPAGE") : 0;
+}
+
+/*
+ * A zap that covers only part of a shared table must copy the table first,
+ * which needs memory. Unmapping whole VMAs must never need any, or the OOM
+ * reaper (which zaps VMA by VMA and may not allocate) could not free an OOM
+ * victim's memory; so splitting a VMA inside a shared table copies it then.
+ * MADV_DONTDUMP changes nothing but a VMA flag: one page of it in the middle
+ * of each table splits the region into a VMA per piece.
+ */
+static long act_split_unmap(char **mem, size_t len)
+{
+	long copied;
+
+	for (size_t off = 0; off < len; off += TABLE_SZ)
+		if (madvise(*mem + off + TABLE_SZ / 2, PAGE_SZ, MADV_DONTDUMP))
+			return fail("madvise(MADV_DONTDUMP)");
+	if (check_range(*mem, *mem, len, 1, "split"))
+		return 1;
+	copied = vmstat("cow_pte_copied");
+	if (remap_region(*mem, len))
+		return -1;
+	copied = vmstat("cow_pte_copied") - copied;
+	if (copied)
+		fprintf(stderr, "# unmapping whole VMAs copied %ld tables\n",
+			copied);
+	return copied;
+}
+
+TEST_F_TIMEOUT(paths, vma_split_unmap, 180)
+{
+	ONE_SIDE(NULL, act_split_unmap, NULL);
+}
+
 /* THP may be off ("never"): collapse then fails, the data must not. */
 static long act_collapse(char **mem, size_t len)
 {
@@ -675,17 +718,6 @@ static long check_mlocked(char *mem, size_t len)
 	fprintf(stderr, "# %ld of %ld pages mlocked, want %s\n", n, pages,
 		other_locked ? "all" : "none");
 	return 1;
-}
-
-/* Drop this mm's mapping of the region (whole tables) and map it afresh. */
-static long remap_region(char *mem, size_t len)
-{
-	if (munmap(mem, len))
-		return fail("munmap");
-	if (mmap(mem, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != mem)
-		return fail("mmap(MAP_FIXED)");
-	return madvise(mem, len, MADV_NOHUGEPAGE) ? fail("MADV_NOHUGEPAGE") : 0;
 }
 
 /* MLOCK_ONFAULT mlocks the pages already there without faulting. */

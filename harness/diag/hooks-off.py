@@ -53,7 +53,8 @@ HOOKS = [
     (13, "uffd_register", "mm/userfaultfd.c", "cow_pte_unshare_range", 0,
      "userfaultfd_register_wp_zeropage pagemap_scan_written"),
     (14, "vma_split", "mm/vma.c", "cow_pte_split_vma", 0,
-     "mprotect_part madv_dontfork madv_wipeonfork_keeponfork mlock_mincore "
+     "vma_split_unmap mprotect_part madv_dontfork madv_wipeonfork_keeponfork "
+     "mlock_mincore "
      "brk_shrink"),
     (15, "smaps", "fs/proc/task_mmu.c", "cow_pte_other_sharers", 0,
      "smaps_pss"),

@@ -397,12 +397,16 @@ TEST_F_TIMEOUT(paths, mremap_dontunmap, 180)
 #define PM_PRESENT		(1ULL << 63)
 
 /* How many pages of the region have all of @bits in /proc/self/pagemap. */
-static long pagemap_count(char *mem, size_t len, uint64_t bits)
+static long pagemap_count_of(pid_t pid, char *mem, size_t len, uint64_t bits)
 {
 	size_t n = len / PAGE_SZ;
 	uint64_t *pm = malloc(n * sizeof(*pm));
-	int fd = open("/proc/self/pagemap", O_RDONLY);
+	char path[32];
 	long count = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid ? pid : getpid());
+	fd = open(path, O_RDONLY);
 
 	if (!pm || fd < 0)
 		return -1;
@@ -415,6 +419,11 @@ static long pagemap_count(char *mem, size_t len, uint64_t bits)
 	close(fd);
 	free(pm);
 	return count;
+}
+
+static long pagemap_count(char *mem, size_t len, uint64_t bits)
+{
+	return pagemap_count_of(0, mem, len, bits);
 }
 
 /* --- madvise ---------------------------------------------------------- */
@@ -1386,12 +1395,23 @@ static long then_cpu(long bad, char *mem, size_t len)
 }
 
 /*
- * One side moves pages to the device, as stock fork lets it; its CPU then
- * brings them back.
+ * One side moves pages to the device, as stock fork lets it. The other
+ * side's mappings of those pages move with them, as after a stock fork:
+ * both see the same device private entries (pagemap: swapped). This
+ * side's CPU then brings the pages back.
  */
 static long act_hmm_migrate(char **mem, size_t len)
 {
-	return then_cpu(hmm_to_device(*mem, len), *mem, len);
+	long bad = hmm_to_device(*mem, len);
+	long here = pagemap_count(*mem, len, PM_SWAP);
+	long there = pagemap_count_of(other_pid, *mem, len, PM_SWAP);
+
+	if (!bad && (here != NR_TABLES * DEV_PAGES || there != here)) {
+		fprintf(stderr, "# on the device: %ld pages here, %ld there, want %d\n",
+			here, there, NR_TABLES * DEV_PAGES);
+		bad = 1;
+	}
+	return then_cpu(bad, *mem, len);
 }
 
 TEST_F_TIMEOUT(paths, device_migrate_after_fork, 180)

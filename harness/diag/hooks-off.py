@@ -54,8 +54,7 @@ HOOKS = [
      "userfaultfd_register_wp_zeropage pagemap_scan_written"),
     (14, "vma_split", "mm/vma.c", "cow_pte_split_vma", 0,
      "vma_split_unmap mprotect_part madv_dontfork madv_wipeonfork_keeponfork "
-     "mlock_mincore "
-     "brk_shrink"),
+     "mlock_mincore brk_shrink"),
     (15, "smaps", "fs/proc/task_mmu.c", "cow_pte_other_sharers", 0,
      "smaps_pss"),
     (16, "clear_refs", "fs/proc/task_mmu.c", "cow_pte_pmd_shared", 0,

@@ -396,20 +396,27 @@ TEST_F_TIMEOUT(paths, mremap_dontunmap, 180)
 #define PM_SWAP			(1ULL << 62)
 #define PM_PRESENT		(1ULL << 63)
 
-/* How many pages of the region have all of @bits in /proc/self/pagemap. */
+/*
+ * How many pages of the region have all of @bits in the pagemap of @pid
+ * (0: this process), or -1.
+ */
 static long pagemap_count_of(pid_t pid, char *mem, size_t len, uint64_t bits)
 {
 	size_t n = len / PAGE_SZ;
-	uint64_t *pm = malloc(n * sizeof(*pm));
+	uint64_t *pm;
 	char path[32];
 	long count = 0;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid ? pid : getpid());
 	fd = open(path, O_RDONLY);
-
-	if (!pm || fd < 0)
+	if (fd < 0)
 		return -1;
+	pm = malloc(n * sizeof(*pm));
+	if (!pm) {
+		close(fd);
+		return -1;
+	}
 	if (pread(fd, pm, n * sizeof(*pm),
 		  (uintptr_t)mem / PAGE_SZ * sizeof(*pm)) !=
 	    (ssize_t)(n * sizeof(*pm)))

@@ -173,6 +173,20 @@ for v in release debug; do
 		while read -r t; do
 			why+=("$v selftests: $t")
 		done < <(grep -E '^# not ok' "$share/selftests.log" | sed 's/^# //')
+		# What each failing case printed, shown at the end like the mm ones.
+		out=$(awk -v v="$v" '
+			/^# (not )?ok / {
+				if (/^# not ok /) {
+					print "  " substr($0, 3) " on " v " printed:"
+					for (i = (n > 15 ? n - 15 : 0); i < n; i++)
+						print "    " buf[i]
+				}
+				n = 0
+				next
+			}
+			/^# # / { buf[n++] = substr($0, 5) }
+		' "$share/selftests.log")
+		[ -z "$out" ] || explained+=$out$'\n'
 		# A runner that failed or ran nothing, with no failing case to show.
 		if [ "$(cat "$share/selftests.rc" 2>/dev/null)" != 0 ] &&
 		   [[ "$line" == *" 0 failed"* ]]; then

@@ -427,7 +427,7 @@ static bool drain_spliced(struct worker *w)
  * OOM killer or a SIGBUS from a fault that could not allocate is a clean
  * outcome; anything else but a zero exit fails the run.
  */
-static void child_ended(struct worker *w, pid_t pid, int code)
+static void child_ended(const char *who, pid_t pid, int code)
 {
 	if (!code)
 		return;
@@ -437,7 +437,7 @@ static void child_ended(struct worker *w, pid_t pid, int code)
 	}
 	/* Once the tree stops, every process below says so: show the first. */
 	if (!atomic_load(&sh->failed))
-		ksft_print_msg("%s: child %d ended with %d\n", w->who, pid, code);
+		ksft_print_msg("%s: child %d ended with %d\n", who, pid, code);
 	stop_tree();
 }
 
@@ -497,7 +497,7 @@ static void op_pvwritev(struct worker *w, unsigned long i, unsigned long n)
 	if (write(go.fd[1], &done, sizeof(done)) != sizeof(done))
 		done = -1;
 	close(go.fd[1]);
-	child_ended(w, pid, reap(pid));
+	child_ended(w->who, pid, reap(pid));
 }
 
 /* Read blocks of the scratch disk into [i, i + n) with O_DIRECT. */
@@ -542,8 +542,7 @@ static bool reap_kids(struct worker *w, bool all)
 			continue;
 		if (pid == w->kids[k]) {
 			atomic_fetch_sub(&sh->procs, 1);
-			child_ended(w, pid, WIFSIGNALED(status) ?
-				    128 + WTERMSIG(status) : WEXITSTATUS(status));
+			child_ended(w->who, pid, exit_code(status));
 		}
 		w->kids[k--] = w->kids[--w->nkids];
 	}
@@ -853,24 +852,12 @@ static bool arm_injection(bool on)
  */
 static void reap_orphans(void)
 {
-	int status, code;
+	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, 0)) > 0 || errno == EINTR) {
-		if (pid < 0)
-			continue;
-		code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) :
-					     WEXITSTATUS(status);
-		if (!code)
-			continue;
-		if (injecting && (code == 128 + SIGKILL || code == 128 + SIGBUS)) {
-			atomic_fetch_add(&sh->oom_kills, 1);
-			continue;
-		}
-		if (!atomic_load(&sh->failed))
-			ksft_print_msg("orphan %d ended with %d\n", pid, code);
-		stop_tree();
-	}
+	while ((pid = waitpid(-1, &status, 0)) > 0 || errno == EINTR)
+		if (pid > 0)
+			child_ended("an orphan", pid, exit_code(status));
 }
 
 /* The random tree for @secs seconds; true when no mismatch was seen. */

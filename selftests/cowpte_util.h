@@ -143,6 +143,12 @@ static inline void event_wait(struct event *e)
 		_exit(91);
 }
 
+/* A wait status as a shell shows it: the exit code, or 128 + the signal. */
+static inline int exit_code(int status)
+{
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
 /* Exit status of @pid: its exit code, or 128 + signal if it was killed. */
 static inline int reap(pid_t pid)
 {
@@ -150,9 +156,7 @@ static inline int reap(pid_t pid)
 
 	if (waitpid(pid, &status, 0) != pid)
 		return -1;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	return exit_code(status);
 }
 
 /* Child exit codes say how many pages were wrong, capped so they fit. */

@@ -433,6 +433,51 @@ static long pagemap_count(char *mem, size_t len, uint64_t bits)
 	return pagemap_count_of(0, mem, len, bits);
 }
 
+/* VmSwap of @pid (0: this process) in pages, or -1. */
+static long vm_swap_pages(pid_t pid)
+{
+	char path[64], line[128];
+	long kb = -1;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSwap: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb / (PAGE_SZ / 1024);
+}
+
+/*
+ * Every swap entry in @pid's tables is on its mm's swap counter, once no
+ * table is shared (a shared table counts for the process that owned it
+ * before fork only; cow_pte.rst). Reclaim copies every table it unmaps a
+ * page through; a walk that unmapped the page in a table both processes
+ * share instead would count it for the one whose VMA it came through, and
+ * the other's counters would stay wrong until a "Bad rss-counter" at its
+ * exit. The counter is per CPU and read without summing: allow a batch of
+ * 32 pages per CPU.
+ */
+static long swap_counted(pid_t pid, char *mem, size_t len)
+{
+	long entries = pagemap_count_of(pid, mem, len, PM_SWAP);
+	long counted = vm_swap_pages(pid);
+
+	if (entries < 0 || counted < 0)
+		return fail("reading pagemap or VmSwap");
+	if (counted + 32 * sysconf(_SC_NPROCESSORS_ONLN) >= entries)
+		return 0;
+	fprintf(stderr, "# %s: %ld swap entries in the region, VmSwap counts %ld pages\n",
+		pid ? "the other side" : "this side", entries, counted);
+	return 1;
+}
+
 /* --- madvise ---------------------------------------------------------- */
 
 /*
@@ -2620,8 +2665,9 @@ TEST_F_TIMEOUT(paths, device_copy_charged, 180)
 /*
  * Reclaim in a memory cgroup takes the region's pages whoever maps them:
  * its reverse-map walk unmaps each page from every mm, through a table
- * they share or through their own (stock fork). Both sides then read
- * their data back from swap.
+ * they share or through their own (stock fork). Each side's swap counter
+ * then counts the entries in its tables, and both read their data back
+ * from swap.
  */
 static char reclaim_cg[] = "/sys/fs/cgroup/cowpte-rc-XXXXXX";
 
@@ -2639,7 +2685,7 @@ static long prep_reclaim(char *mem, size_t len)
 static long act_memcg_reclaim(char **mem, size_t len)
 {
 	char path[96], amount[32];
-	long swapped;
+	long swapped, bad;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/memory.reclaim", reclaim_cg);
@@ -2656,6 +2702,11 @@ static long act_memcg_reclaim(char **mem, size_t len)
 		swapped, len / PAGE_SZ);
 	if (swapped <= 0)
 		return 1;
+	bad = swap_counted(0, *mem, len);
+	if (!bad)
+		bad = swap_counted(other_pid, *mem, len);
+	if (bad)
+		return bad;
 	return check_range(*mem, *mem, len, 1, "reclaimed");
 }
 

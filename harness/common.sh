@@ -3,7 +3,7 @@
 
 # The base the overlay is tested against. Bump together with the overlay.
 BASE_PKG=linux-source-6.12
-BASE_VERSION=6.12.117
+BASE_VERSION=6.12.118
 BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

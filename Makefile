@@ -32,7 +32,8 @@ export STRESS_RELEASE := $(RELEASE)
 H := $(CURDIR)/harness
 
 .PHONY: help tree export export-check headers kernel kernels run selftests \
-	mm-selftests benchmarks demo check clean bench stress
+	mm-selftests benchmarks demo check clean bench stress rebase \
+	test-harness
 
 help:
 	@echo "make demo            build, boot and run the fork demo (start here)"
@@ -46,6 +47,8 @@ help:
 	@echo "                     options: DEBUG=1 STOCK=1 MEM=4G SMP=2 NUMA=1 CMDLINE=... TIMEOUT=s"
 	@echo "make kernel          build the kernel chosen by DEBUG=1 / STOCK=1 (release by default)"
 	@echo "make tree            create $(BUILD)/src = base + overlay (edit the kernel there)"
+	@echo "make rebase VERSION=6.12.N  move the pinned Debian base to another 6.12.y"
+	@echo "make test-harness    the harness's own tests (bats; part of make check)"
 	@echo "make export          write the tree's changes back into the overlay"
 	@echo "make export-check    fail when the tree holds changes the overlay lacks"
 	@echo "make selftests       build selftests/ for the guest"
@@ -55,6 +58,12 @@ help:
 
 tree:
 	@$(H)/tree.sh
+
+rebase:
+	@$(H)/rebase.sh "$(VERSION)"
+
+test-harness:
+	@$(H)/test-harness.sh
 
 export:
 	@$(H)/export.sh export

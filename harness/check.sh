@@ -77,6 +77,15 @@ tally() {	# $1: a "N passed, N failed, N skipped" line
 	passed=$((passed + ${p:-0})) failed=$((failed + ${f:-1})) skipped=$((skipped + ${s:-0}))
 }
 
+# The harness's own tests (the Debian base's handling): seconds, no boot.
+if line=$("$TOP/harness/test-harness.sh" 2>&1 | tail -n1) &&
+   [[ "$line" =~ ^[0-9]+\ passed,\ 0\ failed$ ]]; then
+	tally "$line, 0 skipped"
+else
+	"$TOP/harness/test-harness.sh" 2>&1 | grep -A8 '^not ok' >&2
+	fail "harness tests: $line (make test-harness)"
+fi
+
 # CONFIG_COW_PTE=n compiles every hook out: one test, before any boot.
 if "$TOP/harness/nocow.sh"; then
 	passed=$((passed + 1))

@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared settings for the harness scripts. Sourced, not run.
 
-# The base the overlay is tested against. Bump together with the overlay.
+# The base the overlay is tested against: Debian's package at exactly this
+# version is installed while the archive has it. "make rebase VERSION=..."
+# moves both lines (harness/rebase.sh); base.sh says what happens once
+# Debian no longer serves it.
 BASE_PKG=linux-source-6.12
 BASE_VERSION=6.12.118
-BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
+BASE_DEBVERSION=6.12.118-1~deb12u1
+BASE_TARBALL=${BASE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
@@ -23,6 +27,26 @@ note() {
 	echo ">> $*" >&2
 }
 
+# Run apt-get as root (directly, or through passwordless sudo), quietly,
+# with its output in $BUILD/apt.log. "update" runs at most once an hour.
+apt_get() {
+	local sudo=
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null && sudo -n true 2>/dev/null ||
+			die "apt-get $* needs root; run it as root"
+		sudo="sudo -n"
+	fi
+	mkdir -p "$BUILD"
+	if [ "$1" = update ]; then
+		[ -n "$(find "$BUILD/apt.updated" -mmin -60 2>/dev/null)" ] && return 0
+		$sudo apt-get update -qq >>"$BUILD/apt.log" 2>&1 || return 1
+		touch "$BUILD/apt.updated"
+		return 0
+	fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -y -qq --no-install-recommends \
+		"$@" >>"$BUILD/apt.log" 2>&1
+}
+
 # Install Debian packages that are missing; one clear line if that fails.
 need_pkgs() {
 	local missing=() p
@@ -32,18 +56,8 @@ need_pkgs() {
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	note "installing: ${missing[*]}"
-	local sudo=
-	if [ "$(id -u)" != 0 ]; then
-		command -v sudo >/dev/null && sudo -n true 2>/dev/null ||
-			die "missing packages (${missing[*]}); install them as root with apt-get"
-		sudo="sudo -n"
-	fi
-	mkdir -p "$BUILD"
-	if ! { $sudo apt-get update -qq &&
-	       $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends "${missing[@]}"; } >"$BUILD/apt.log" 2>&1; then
+	{ apt_get update && apt_get install "${missing[@]}"; } ||
 		die "apt-get could not install ${missing[*]} (see $BUILD/apt.log)"
-	fi
 }
 
 # Pass TAP through unchanged and append to $1 one "SECONDS LINE" row per

@@ -19,6 +19,9 @@ trap 'rm -rf "$gen"' EXIT
 outside=()
 while IFS= read -r -d '' ent; do
 	f=${ent:3}
+	case "$f" in
+	*.rej | *.orig) die "$SRC/$f is left from a hunk that did not apply: port it, then delete it" ;;
+	esac
 	top=${f%%/*}
 	case " $OVERLAY_DIRS " in
 	*" $top "*) ;;

@@ -29,7 +29,9 @@ while IFS= read -r -d '' ent; do
 	esac
 	mkdir -p "$gen/$(dirname "$f")"
 	if git -C "$SRC" cat-file -e "base:$f" 2>/dev/null; then
-		git -C "$SRC" diff --no-color --no-ext-diff base -- "$f" >"$gen/$f.diff"
+		# A fixed abbreviation: git's default depends on how many objects
+		# the tree's repository holds at the moment.
+		git -C "$SRC" diff --no-color --no-ext-diff --abbrev=9 base -- "$f" >"$gen/$f.diff"
 	else
 		cp "$SRC/$f" "$gen/$f"
 	fi

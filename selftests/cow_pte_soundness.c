@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cases found by reading the break path, none of which the path tests
+ * reach: a break that cannot duplicate a page which may be pinned, a VMA
+ * boundary that a merge moves across a shared table, migration entries
+ * that stay exclusive in both copies of a table, and the order of the TLB
+ * flush and the share count's drop in a break.
+ *
+ * Each runs with COW PTE on, and with plain fork as a check of the test
+ * itself; the acting side is the parent or the child.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <linux/mempolicy.h>
+#include <liburing.h>
+
+#include "kselftest_harness.h"
+#include "cowpte_util.h"
+
+#define REGION_SZ	(2 * TABLE_SZ)
+/* Room behind the region, in the same VMA until a test splits it off. */
+#define TAIL_SZ		(16 * PAGE_SZ)
+
+FIXTURE(sound) {
+	char *mem;
+	struct baseline base;
+};
+
+FIXTURE_VARIANT(sound) {
+	bool cow_pte;
+	bool child_acts;
+};
+
+FIXTURE_VARIANT_ADD(sound, stock_parent) {
+	.cow_pte = false, .child_acts = false,
+};
+
+FIXTURE_VARIANT_ADD(sound, stock_child) {
+	.cow_pte = false, .child_acts = true,
+};
+
+FIXTURE_VARIANT_ADD(sound, cow_pte_parent) {
+	.cow_pte = true, .child_acts = false,
+};
+
+FIXTURE_VARIANT_ADD(sound, cow_pte_child) {
+	.cow_pte = true, .child_acts = true,
+};
+
+FIXTURE_SETUP(sound)
+{
+	if (stock_variant_skipped(variant->cow_pte))
+		SKIP(return, "stock fork: left out by COWPTE_SKIP_STOCK");
+	baseline_take(&self->base);
+	if (variant->cow_pte && cow_pte_enable())
+		SKIP(return, "no COW PTE in this kernel");
+	self->mem = region_alloc(REGION_SZ + TAIL_SZ);
+	ASSERT_NE(NULL, self->mem);
+	stamp_range(self->mem, self->mem, REGION_SZ, 1);
+}
+
+FIXTURE_TEARDOWN(sound)
+{
+	if (!self->mem)
+		return;
+	munmap(self->mem, REGION_SZ + TAIL_SZ);
+	prctl(PR_SET_COW_PTE, PR_COW_PTE_OFF, 0, 0, 0);
+	/* A test that skipped before forking shared nothing. */
+	if (_metadata->exit_code == KSFT_SKIP)
+		return;
+	EXPECT_BASELINE(&self->base, variant->cow_pte ? 1 : 0, 1024);
+}
+
+static long fail(const char *what)
+{
+	fprintf(stderr, "# %s: %s\n", what, strerror(errno));
+	return -1;
+}
+
+/* Whether this side is the one that acts, after fork returned @pid. */
+static bool acting(const FIXTURE_VARIANT(sound) *variant, pid_t pid)
+{
+	return pid == 0 ? variant->child_acts : !variant->child_acts;
+}
+
+/*
+ * The end of a two-sided test: the child reports @bad as its exit code,
+ * the parent checks its own @bad and the child's.
+ */
+#define BOTH_SIDES_DONE(pid, bad) do {					\
+	if ((pid) == 0)							\
+		_exit(bad_to_code(bad));				\
+	EXPECT_EQ(0, (bad));						\
+	EXPECT_EQ(0, reap(pid));					\
+} while (0)
+
+/* --- A page that may be pinned, in a table a zap must break ---------- */
+
+#define SPLICE_PIPES	5
+#define PIPE_SLOTS	256	/* 1 MiB pipes, the default pipe-max-size */
+
+/*
+ * About 1,100 references on one page, from vmsplice(): for a small folio,
+ * folio_maybe_dma_pinned() then says "maybe", although nothing is pinned.
+ * Fills @fds with the pipes that hold them.
+ */
+static int splice_refs(char *page, int fds[SPLICE_PIPES][2])
+{
+	struct iovec iov[PIPE_SLOTS];
+
+	for (int i = 0; i < PIPE_SLOTS; i++) {
+		iov[i].iov_base = page;
+		iov[i].iov_len = PAGE_SZ;
+	}
+	for (int p = 0; p < SPLICE_PIPES; p++) {
+		if (pipe(fds[p]))
+			return fail("pipe");
+		if (fcntl(fds[p][1], F_SETPIPE_SZ, PIPE_SLOTS * PAGE_SZ) < 0)
+			return fail("F_SETPIPE_SZ");
+		for (int done = 0; done < PIPE_SLOTS; ) {
+			ssize_t n = vmsplice(fds[p][1], iov + done,
+					     PIPE_SLOTS - done, 0);
+
+			if (n <= 0)
+				return fail("vmsplice");
+			done += n / PAGE_SZ;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Pin something elsewhere, as an io_uring fixed buffer does, so that this
+ * mm has MMF_HAS_PINNED: from then on an exclusive page that may be pinned
+ * cannot just gain a second mapping; fork copies it for the child.
+ */
+static int pin_elsewhere(struct io_uring *ring, char **buf)
+{
+	struct iovec iov;
+
+	*buf = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*buf == MAP_FAILED)
+		return fail("mmap");
+	memset(*buf, 1, PAGE_SZ);
+	if (io_uring_queue_init(4, ring, 0))
+		return fail("io_uring_queue_init");
+	iov.iov_base = *buf;
+	iov.iov_len = PAGE_SZ;
+	errno = -io_uring_register_buffers(ring, &iov, 1);
+	return errno ? fail("io_uring_register_buffers") : 0;
+}
+
+/*
+ * The page at table offset 8 has the references; the acting side pins
+ * something else after the fork and then unmaps one other page of the
+ * same table (MADV_DONTNEED, or munmap, which splits the VMA first). Both
+ * calls must succeed, and both sides keep every other page.
+ */
+static void pinned_page_break(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(sound) *self,
+			      const FIXTURE_VARIANT(sound) *variant,
+			      bool use_munmap)
+{
+	char *mem = self->mem, *gone = mem + 100 * PAGE_SZ, *buf;
+	int fds[SPLICE_PIPES][2];
+	struct event ready;
+	struct io_uring ring;
+	long bad = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, splice_refs(mem + 8 * PAGE_SZ, fds));
+	ASSERT_EQ(0, event_init(&ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (acting(variant, pid)) {
+		if (pin_elsewhere(&ring, &buf))
+			bad = 1000;
+		else if (use_munmap ? munmap(gone, PAGE_SZ) :
+			 madvise(gone, PAGE_SZ, MADV_DONTNEED))
+			bad = 1000 - !fail(use_munmap ? "munmap" : "MADV_DONTNEED");
+		bad += check_range(mem, mem, gone - mem, 1, "acting side");
+		bad += check_range(mem, gone + PAGE_SZ,
+				   mem + REGION_SZ - gone - PAGE_SZ, 1,
+				   "acting side");
+		if (!use_munmap)
+			bad += check_range(mem, gone, PAGE_SZ, 0, "acting side");
+		io_uring_queue_exit(&ring);
+		event_signal(&ready);
+	} else {
+		event_wait(&ready);
+		bad = check_range(mem, mem, REGION_SZ, 1, "other side");
+		/* Its own writes stay its own, too. */
+		stamp_range(mem, mem, REGION_SZ, 2);
+		bad += check_range(mem, mem, REGION_SZ, 2, "other side");
+	}
+	if (pid) {
+		for (int p = 0; p < SPLICE_PIPES; p++) {
+			close(fds[p][0]);
+			close(fds[p][1]);
+		}
+		if (use_munmap && !variant->child_acts)
+			mmap(gone, PAGE_SZ, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	}
+	BOTH_SIDES_DONE(pid, bad);
+}
+
+TEST_F_TIMEOUT(sound, pinned_page_dontneed, 180)
+{
+	pinned_page_break(_metadata, self, variant, false);
+}
+
+TEST_F_TIMEOUT(sound, pinned_page_munmap, 180)
+{
+	pinned_page_break(_metadata, self, variant, true);
+}
+
+/* --- A merge that moves a VMA boundary into a shared table ----------- */
+
+/*
+ * Tables are shared only where one VMA covers them whole, and splitting a
+ * VMA inside a shared table copies it first (vma_split_unmap). A merge
+ * moves the boundary between two VMAs without a split: marking the last
+ * MiB of the region MADV_DONTDUMP merges it into the DONTDUMP tail behind
+ * the region. Unmapping the first VMA whole afterwards must then need no
+ * copy, as the OOM reaper could not make one. (The child's two VMAs have
+ * anon_vmas of their own, which cannot merge: there it is a split.)
+ */
+TEST_F_TIMEOUT(sound, merge_moves_boundary, 180)
+{
+	char *mem = self->mem, *tail = mem + REGION_SZ;
+	size_t moved = TABLE_SZ / 2;
+	long copied = 0, bad = 0;
+	struct event done;
+	pid_t pid;
+
+	ASSERT_EQ(0, madvise(tail, TAIL_SZ, MADV_DONTDUMP));
+	memset(tail, 3, TAIL_SZ);
+	ASSERT_EQ(0, event_init(&done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (acting(variant, pid)) {
+		if (madvise(tail - moved, moved, MADV_DONTDUMP))
+			bad = 1000 - !fail("MADV_DONTDUMP");
+		bad += check_range(mem, mem, REGION_SZ, 1, "acting side");
+		copied = vmstat("cow_pte_copied");
+		if (munmap(mem, REGION_SZ - moved))
+			bad = 1000 - !fail("munmap");
+		copied = vmstat("cow_pte_copied") - copied;
+		if (copied)
+			fprintf(stderr, "# unmapping a whole VMA copied %ld tables\n",
+				copied);
+		bad += copied;
+		bad += check_range(mem, tail - moved, moved, 1, "acting side");
+		event_signal(&done);
+	} else {
+		event_wait(&done);
+		bad = check_range(mem, mem, REGION_SZ, 1, "other side");
+	}
+	if (pid && !variant->child_acts)
+		self->mem = mmap(mem, REGION_SZ - moved, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	BOTH_SIDES_DONE(pid, bad);
+}
+
+/*
+ * Races: the side that acts is fixed by the case, so these have a stock
+ * and a COW PTE variant only.
+ */
+FIXTURE(race) {
+	char *mem;
+	struct baseline base;
+};
+
+FIXTURE_VARIANT(race) {
+	bool cow_pte;
+};
+
+FIXTURE_VARIANT_ADD(race, stock) {
+	.cow_pte = false,
+};
+
+FIXTURE_VARIANT_ADD(race, cow_pte) {
+	.cow_pte = true,
+};
+
+FIXTURE_SETUP(race)
+{
+	if (stock_variant_skipped(variant->cow_pte))
+		SKIP(return, "stock fork: left out by COWPTE_SKIP_STOCK");
+	baseline_take(&self->base);
+	if (variant->cow_pte && cow_pte_enable())
+		SKIP(return, "no COW PTE in this kernel");
+	self->mem = region_alloc(REGION_SZ);
+	ASSERT_NE(NULL, self->mem);
+	stamp_range(self->mem, self->mem, REGION_SZ, 1);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	if (!self->mem)
+		return;
+	munmap(self->mem, REGION_SZ);
+	prctl(PR_SET_COW_PTE, PR_COW_PTE_OFF, 0, 0, 0);
+	/* A test that skipped before forking shared nothing. */
+	if (_metadata->exit_code == KSFT_SKIP)
+		return;
+	EXPECT_BASELINE(&self->base, variant->cow_pte ? 1 : 0, 1024);
+}
+
+/* --- Migration entries of exclusive read-only pages ------------------ */
+
+static atomic_bool migrating;
+
+/* Move the region's pages between nodes 0 and 1 until told to stop. */
+static void *migrator(void *arg)
+{
+	char *mem = arg;
+	size_t n = REGION_SZ / PAGE_SZ;
+	void **pages = malloc(n * sizeof(*pages));
+	int *nodes = malloc(n * sizeof(*nodes));
+	int *status = malloc(n * sizeof(*status));
+
+	for (int node = 1; pages && nodes && status &&
+	     atomic_load(&migrating); node ^= 1) {
+		for (size_t i = 0; i < n; i++) {
+			pages[i] = mem + i * PAGE_SZ;
+			nodes[i] = node;
+		}
+		syscall(SYS_move_pages, 0, n, pages, nodes, status,
+			MPOL_MF_MOVE);
+	}
+	free(pages);
+	free(nodes);
+	free(status);
+	return NULL;
+}
+
+/*
+ * A page written and then made read-only stays exclusive to its mm. Fork
+ * must not leave it exclusive in both mms, and that holds for the
+ * migration entry that stands in for it while it moves: a break that
+ * copies such an entry as it is lets both sides restore an exclusive
+ * mapping, and one side's writes then reach the other. The child makes the
+ * region writable (a break, under migration) and writes; the parent's
+ * data must not change. Each round makes the pages exclusive again.
+ */
+TEST_F_TIMEOUT(race, migration_read_exclusive, 300)
+{
+	char *mem = self->mem;
+	pthread_t thread;
+	time_t until = time(NULL) + 20;
+	long bad = 0;
+	int round;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "one NUMA node (make run NUMA=1)");
+	atomic_store(&migrating, true);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, migrator, mem));
+	for (round = 2; round < 200 && time(NULL) < until && !bad; round++) {
+		pid_t pid;
+
+		if (mprotect(mem, REGION_SZ, PROT_READ | PROT_WRITE))
+			break;
+		stamp_range(mem, mem, REGION_SZ, round);
+		if (mprotect(mem, REGION_SZ, PROT_READ))
+			break;
+		pid = fork();
+		if (pid < 0)
+			break;
+		if (pid == 0) {
+			if (mprotect(mem, REGION_SZ, PROT_READ | PROT_WRITE))
+				_exit(1);
+			stamp_range(mem, mem, REGION_SZ, 1000 + round);
+			_exit(0);
+		}
+		EXPECT_EQ(0, reap(pid));
+		bad = check_range(mem, mem, REGION_SZ, round, "parent");
+	}
+	atomic_store(&migrating, false);
+	pthread_join(thread, NULL);
+	ASSERT_EQ(0, mprotect(mem, REGION_SZ, PROT_READ | PROT_WRITE));
+	if (bad)
+		fprintf(stderr, "# round %d: %ld pages hold the child's data\n",
+			round - 1, bad);
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(10, round);
+}
+
+/* --- The TLB flush of a break, before its share is given up ---------- */
+
+struct spin_read {
+	volatile uint64_t *at;
+	uint64_t forbidden;
+	atomic_bool stop;
+	atomic_long seen;
+};
+
+/* Read one word until told to stop; count reads of the forbidden value. */
+static void *spin_reader(void *arg)
+{
+	struct spin_read *s = arg;
+
+	while (!atomic_load(&s->stop))
+		if (*s->at == s->forbidden)
+			atomic_fetch_add(&s->seen, 1);
+	return NULL;
+}
+
+/*
+ * The child keeps one thread reading page 0 while another writes page 1 of
+ * the same table, which copies the table for the child. The parent, now
+ * the last sharer, then takes the old table over and writes a new page
+ * into page 0. Until the child's TLB lets go of the old table, a CPU of
+ * the child could still walk it and see the parent's page: the break must
+ * flush before the parent can reuse the table. (Under QEMU TCG, which keeps
+ * no paging-structure caches, this can only pass; on hardware it is a
+ * race the test gives many chances.)
+ */
+TEST_F_TIMEOUT(race, break_flushes_before_drop, 300)
+{
+	char *mem = self->mem;
+	uint64_t parent_val = 0xbadc0ffee0ddf00dULL;
+	long bad = 0;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs");
+	for (int round = 0; round < 50 && !bad; round++) {
+		struct event broken, written;
+		pid_t pid;
+
+		ASSERT_EQ(0, event_init(&broken));
+		ASSERT_EQ(0, event_init(&written));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			struct spin_read s = {
+				.at = (volatile uint64_t *)mem,
+				.forbidden = parent_val,
+			};
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, spin_reader, &s))
+				_exit(99);
+			/* Let the reader fill its TLB through the table. */
+			usleep(1000);
+			mem[PAGE_SZ + PAGE_SZ / 2] = 7;
+			event_signal(&broken);
+			event_wait(&written);
+			usleep(20000);
+			atomic_store(&s.stop, true);
+			pthread_join(t, NULL);
+			_exit(bad_to_code(atomic_load(&s.seen) +
+					  (*(uint64_t *)mem != stamp(mem, mem, 1))));
+		}
+		event_wait(&broken);
+		*(volatile uint64_t *)mem = parent_val;
+		event_signal(&written);
+		bad = reap(pid);
+		*(uint64_t *)mem = stamp(mem, mem, 1);
+	}
+	EXPECT_EQ(0, bad);
+}
+
+TEST_HARNESS_MAIN

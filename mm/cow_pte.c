@@ -29,7 +29,9 @@
  * copy at break time exactly the copy fork would have made.
  */
 #include <linux/cow_pte.h>
+#include <linux/highmem.h>
 #include <linux/hugetlb.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/pagewalk.h>
 #include <linux/pgalloc.h>
@@ -49,6 +51,21 @@
 static inline struct ptdesc *pmd_table(pmd_t pmd)
 {
 	return page_ptdesc(pmd_page(pmd));
+}
+
+/*
+ * The TLB rule: once this mm's PMD entry no longer points at a shared
+ * table, the table may be written or freed by another sharer as soon as
+ * this mm gives up its share. So no CPU may still reach the table through
+ * this mm before that: translations and paging-structure caches are
+ * dropped first, on every CPU that may hold them, lazy-TLB CPUs included,
+ * as when page tables are freed (freed_tables), since a lazy CPU can
+ * still walk the table speculatively. Call it after the PMD entry changed
+ * and before the share count drops, with the table's lock held.
+ */
+static void cow_pte_flush_table(struct mm_struct *mm, unsigned long start)
+{
+	flush_tlb_mm_range(mm, start, start + PMD_SIZE, PAGE_SHIFT, true);
 }
 
 /*
@@ -217,10 +234,23 @@ static void table_unexclusive(struct vm_area_struct *vma, pte_t *ptep,
 		if (pte_none(pte))
 			continue;
 		if (!pte_present(pte)) {
-			if (pte_swp_exclusive(pte) &&
-			    !non_swap_entry(pte_to_swp_entry(pte)))
+			swp_entry_t entry = pte_to_swp_entry(pte);
+
+			if (pte_swp_exclusive(pte) && !non_swap_entry(entry))
 				set_pte_at(mm, addr, ptep,
 					   pte_swp_clear_exclusive(pte));
+			/* The page's references are unknown while it moves. */
+			if (is_migration_entry(entry) &&
+			    !is_readable_migration_entry(entry)) {
+				pgoff_t off = swp_offset(entry);
+				pte_t ro;
+
+				entry = make_readable_migration_entry(off);
+				ro = swp_entry_to_pte(entry);
+				if (pte_swp_soft_dirty(pte))
+					ro = pte_swp_mksoft_dirty(ro);
+				set_pte_at(mm, addr, ptep, ro);
+			}
 			continue;
 		}
 		page = vm_normal_page(vma, addr, pte);
@@ -263,17 +293,95 @@ static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
 }
 
 /*
+ * Pages for the break's copies of pages that may be pinned, allocated with
+ * no lock held, as fork's copy_pte_range() does: @list holds them, @need
+ * counts what one pass of the copy found missing.
+ */
+struct break_pages {
+	struct list_head list;
+	int need;
+	int used;
+};
+
+static void break_pages_free(struct break_pages *pages)
+{
+	struct folio *folio, *next;
+
+	list_for_each_entry_safe(folio, next, &pages->list, lru) {
+		list_del(&folio->lru);
+		folio_put(folio);
+	}
+}
+
+static int break_pages_alloc(struct vm_area_struct *vma, unsigned long addr,
+			     struct break_pages *pages, gfp_t gfp)
+{
+	gfp_t fgfp = gfpflags_allow_blocking(gfp) ? GFP_HIGHUSER_MOVABLE :
+		     GFP_NOWAIT | __GFP_HIGHMEM | __GFP_MOVABLE | __GFP_NOWARN;
+	struct folio *folio;
+
+	fgfp |= gfp & __GFP_NOFAIL;
+	for (; pages->need; pages->need--) {
+		folio = vma_alloc_folio(fgfp, 0, vma, addr, false);
+		if (!folio)
+			return -ENOMEM;
+		if (mem_cgroup_charge(folio, vma->vm_mm, fgfp)) {
+			folio_put(folio);
+			return -ENOMEM;
+		}
+		list_add(&folio->lru, &pages->list);
+	}
+	return 0;
+}
+
+/*
+ * Fork copies an exclusive page that may be pinned for DMA at once, for
+ * the child, so that the pin stays with what the parent maps. A break can
+ * find such a page too: a reference count that looks like a pin (about
+ * 1,000 vmsplice() references will do) once this mm pinned anything after
+ * the fork. The breaking mm gets the copy, and the shared table, which
+ * every other sharer sees, keeps the page. Returns false when @pages is
+ * empty; the pass then fails and is redone with more pages.
+ */
+static bool copy_pinned_page(struct vm_area_struct *vma, unsigned long addr,
+			     struct page *page, pte_t *dst, int *rss,
+			     struct break_pages *pages)
+{
+	struct folio *new;
+	pte_t pte;
+
+	new = list_first_entry_or_null(&pages->list, struct folio, lru);
+	if (!new) {
+		pages->need++;
+		return false;
+	}
+	list_del(&new->lru);
+	pages->used++;
+	copy_user_highpage(&new->page, page, addr, vma);
+	__folio_mark_uptodate(new);
+	folio_add_new_anon_rmap(new, vma, addr, RMAP_EXCLUSIVE);
+	folio_add_lru_vma(new, vma);
+	rss[MM_ANONPAGES]++;
+	pte = mk_pte(&new->page, vma->vm_page_prot);
+	pte = maybe_mkwrite(pte_mkdirty(pte), vma);
+	set_pte_at(vma->vm_mm, addr, dst, pte);
+	return true;
+}
+
+/*
  * Copy one entry of the shared table into the private copy, with the
  * accounting fork would have done for it: the copy is a new mapping of the
  * same page, so both must be write-protected for COW. The shared table may
  * be changed here only in ways that do not alter what any sharer sees
  * (clearing write and exclusive bits, mapping a device exclusive page
  * again), as it is read-only to all of them. Returns 0, -EAGAIN when the
- * swap count of *@cont needs a continuation, -EBUSY when a page lock was
- * held, or -ENOMEM.
+ * swap count of *@cont needs a continuation, or -EBUSY when a page lock
+ * was held. A page that may be pinned is copied from @pages, or counted
+ * in it as missing.
  */
 static int copy_entry(struct vm_area_struct *vma, unsigned long addr,
-		      pte_t *src, pte_t *dst, int *rss, swp_entry_t *cont)
+		      pte_t *src, pte_t *dst, int *rss, swp_entry_t *cont,
+		      struct break_pages *pages)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct folio *folio;
@@ -291,10 +399,12 @@ again:
 			folio = page_folio(page);
 			folio_get(folio);
 			/* Only fails for a page that may be pinned: see fork. */
-			if (WARN_ON_ONCE(folio_try_dup_anon_rmap_pte(folio, page,
-								     vma))) {
+			if (unlikely(folio_try_dup_anon_rmap_pte(folio, page,
+								 vma))) {
 				folio_put(folio);
-				return -ENOMEM;
+				copy_pinned_page(vma, addr, page, dst, rss,
+						 pages);
+				return 0;
 			}
 			rss[mm_counter(folio)]++;
 		}
@@ -320,7 +430,13 @@ again:
 		rss[MM_SWAPENTS]++;
 	} else if (is_migration_entry(entry)) {
 		rss[mm_counter(pfn_swap_entry_folio(entry))]++;
-		if (is_writable_migration_entry(entry)) {
+		/*
+		 * As fork: an exclusive entry (writable, or read-only after
+		 * mprotect()) would restore an exclusive mapping in both
+		 * copies once the page has moved, and one side's writes would
+		 * reach the other. Both get a plain readable entry.
+		 */
+		if (!is_readable_migration_entry(entry)) {
 			pte_t orig = pte;
 
 			entry = make_readable_migration_entry(swp_offset(entry));
@@ -399,6 +515,7 @@ static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long start = addr & PMD_MASK;
 	int rss[NR_MM_COUNTERS];
+	struct break_pages pages = { .list = LIST_HEAD_INIT(pages.list) };
 	struct ptdesc *table;
 	spinlock_t *pml, *ptl;
 	pte_t *src, *dst;
@@ -424,7 +541,8 @@ again:
 			memalloc_retry_wait(gfp);
 			goto again;
 		}
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto out;
 	}
 
 	spin_lock(&mm->page_table_lock);
@@ -435,7 +553,7 @@ again:
 		spin_unlock(pml);
 		spin_unlock(&mm->page_table_lock);
 		pte_free(mm, new);
-		return 0;
+		goto out;
 	}
 	table = pmd_table(orig);
 	ptl = ptlock_ptr(table);
@@ -446,10 +564,12 @@ again:
 		spin_unlock(pml);
 		spin_unlock(&mm->page_table_lock);
 		pte_free(mm, new);
-		return 0;
+		goto out;
 	}
 
 	memset(rss, 0, sizeof(rss));
+	pages.need = 0;
+	pages.used = 0;
 	src = ptdesc_address(table);
 	dst = page_address(new);
 	/*
@@ -461,10 +581,13 @@ again:
 	raw_write_seqcount_begin(&mm->write_protect_seq);
 	for (i = 0; i < PTRS_PER_PTE; i++) {
 		ret = copy_entry(vma, start + i * PAGE_SIZE, src + i, dst + i,
-				 rss, &cont);
+				 rss, &cont, &pages);
 		if (ret)
 			break;
 	}
+	/* Pages that may be pinned, more than @pages held: get them all. */
+	if (!ret && pages.need)
+		ret = -ENOSPC;
 	if (ret) {
 		while (i--)
 			undo_entry(vma, start + i * PAGE_SIZE, dst + i);
@@ -483,8 +606,22 @@ again:
 					 GFP_KERNEL | (gfp & __GFP_NOFAIL) :
 					 GFP_ATOMIC;
 
-			if (add_swap_count_continuation(cont, cont_gfp))
-				return -ENOMEM;
+			if (add_swap_count_continuation(cont, cont_gfp)) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			goto again;
+		}
+		/*
+		 * The copies made in this pass went with the undo: allocate
+		 * for all of them, and for those that were missing.
+		 */
+		if (ret == -ENOSPC) {
+			pages.need = pages.used + pages.need;
+			pages.used = 0;
+			ret = break_pages_alloc(vma, start, &pages, gfp);
+			if (ret)
+				goto out;
 			goto again;
 		}
 		/*
@@ -493,12 +630,14 @@ again:
 		 * and the holder lets go soon.
 		 */
 		if (ret == -EBUSY) {
-			if (!gfpflags_allow_blocking(gfp))
-				return -EAGAIN;
+			if (!gfpflags_allow_blocking(gfp)) {
+				ret = -EAGAIN;
+				goto out;
+			}
 			cond_resched();
 			goto again;
 		}
-		return ret;
+		goto out;
 	}
 
 	/* The owner counted these pages already; anyone else counts now. */
@@ -510,18 +649,19 @@ again:
 	}
 	if (rss[MM_SWAPENTS])
 		mm_track_swap(mm);
-	atomic_dec(&table->pt_cow_share);
 	raw_write_seqcount_end(&mm->write_protect_seq);
 	/* The copy must be complete before the hardware can walk it. */
 	smp_wmb();
 	pmd_populate(mm, pmd, new);
+	cow_pte_flush_table(mm, start);
+	atomic_dec(&table->pt_cow_share);
 	spin_unlock(ptl);
 	spin_unlock(pml);
 	spin_unlock(&mm->page_table_lock);
-	/* Drop translations and paging-structure caches through the old table. */
-	flush_tlb_range(vma, start, start + PMD_SIZE);
 	count_vm_event(COW_PTE_COPY);
-	return 0;
+out:
+	break_pages_free(&pages);
+	return ret;
 }
 
 /**
@@ -655,6 +795,54 @@ int __cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
 }
 
 /**
+ * __cow_pte_unshare_swap - make a shared table private for swapoff
+ * @vma: the VMA mapping @addr
+ * @pmd: its PMD entry for @addr, pointing at a shared table
+ * @addr: an address the table maps
+ * @type: the swap area being switched off
+ *
+ * swapoff visits every table of every mm that ever had swap entries. A
+ * fork server with many children would copy each table once per child,
+ * needing memory while memory is short, though most tables hold no entry
+ * of @type. Only those that do are copied: a shared table cannot gain
+ * swap entries (swapping a page out unmaps it first, which copies the
+ * table), and swapoff changes nothing in a table without them.
+ *
+ * Returns 0 or -ENOMEM. The caller holds the mmap lock.
+ */
+int __cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
+			   unsigned long addr, unsigned int type)
+{
+	spinlock_t *pml, *ptl;
+	bool found = false;
+	pmd_t pmdval;
+	pte_t *ptep;
+	int i;
+
+	/* As in a break: the PMD lock keeps this mm's share of the table. */
+	pml = pmd_lock(vma->vm_mm, pmd);
+	pmdval = pmdp_get(pmd);
+	if (cow_pte_pmd_shared(pmdval)) {
+		ptl = ptlock_ptr(pmd_table(pmdval));
+		spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
+		ptep = ptdesc_address(pmd_table(pmdval));
+		for (i = 0; i < PTRS_PER_PTE && !found; i++) {
+			pte_t pte = ptep_get(ptep + i);
+			swp_entry_t entry;
+
+			if (!is_swap_pte(pte))
+				continue;
+			entry = pte_to_swp_entry(pte);
+			found = !non_swap_entry(entry) &&
+				swp_type(entry) == type;
+		}
+		spin_unlock(ptl);
+	}
+	spin_unlock(pml);
+	return found ? cow_pte_break(vma, pmd, addr, GFP_KERNEL) : 0;
+}
+
+/**
  * cow_pte_other_sharers - how many other mms map the table @pmd points at
  * @pmd: a PMD entry, with the lock of the table it points at held
  *
@@ -713,8 +901,12 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	pmd_t orig;
 
 	if ((addr & ~PMD_MASK) || end - addr != PMD_SIZE) {
-		/* Zapping cannot fail, and one page is all this needs. */
-		cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER | __GFP_NOFAIL);
+		/*
+		 * Zapping cannot fail, and with __GFP_NOFAIL neither can the
+		 * break: the caller would zap a table others still map.
+		 */
+		WARN_ON_ONCE(cow_pte_break(vma, pmd, addr,
+					   GFP_PGTABLE_USER | __GFP_NOFAIL));
 		return false;
 	}
 
@@ -736,11 +928,13 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	pmd_clear(pmd);
 	/*
 	 * Once the count drops, the last sharer may reuse the table and write
-	 * to it, so this mm must not reach it through a stale TLB entry. An
-	 * exiting mm never runs user code again.
+	 * to it, or free it: see cow_pte_flush_table(). An exiting mm never
+	 * runs user code again, and its final flush reaches lazy CPUs (see
+	 * the TLB section of Documentation/admin-guide/mm/cow_pte.rst for
+	 * what that leaves open).
 	 */
 	if (!tlb->fullmm)
-		flush_tlb_range(vma, addr, end);
+		cow_pte_flush_table(mm, addr);
 	if (table->pt_cow_owner == mm) {
 		int rss[NR_MM_COUNTERS] = { 0 };
 

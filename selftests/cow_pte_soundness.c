@@ -394,6 +394,66 @@ TEST_F_TIMEOUT(race, migration_read_exclusive, 300)
 	EXPECT_LT(10, round);
 }
 
+/* --- swapoff copies only the tables that hold its entries ------------ */
+
+/* The swap area in use, into @dev; false when there is none. */
+static bool swap_device(char *dev, size_t size)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256], fmt[16];
+
+	if (!f)
+		return false;
+	dev[0] = 0;
+	snprintf(fmt, sizeof(fmt), "%%%zus", size - 1);
+	while (fgets(line, sizeof(line), f))
+		if (line[0] == '/')
+			sscanf(line, fmt, dev);
+	fclose(f);
+	return dev[0];
+}
+
+/*
+ * A fork server's children share its tables; swapoff visits every one of
+ * them in every process. Only a table that holds swap entries needs a
+ * copy (and then only one: the last sharer takes the table over), so
+ * with the first of the two tables paged out before the fork, swapoff
+ * copies at most one table, and everyone keeps their data.
+ */
+TEST_F_TIMEOUT(race, swapoff_copies_swapped_only, 300)
+{
+	char *mem = self->mem, dev[64];
+	struct event done, swapped;
+	long copied;
+	pid_t pid;
+
+	if (!swap_device(dev, sizeof(dev)))
+		SKIP(return, "no swap device");
+	ASSERT_EQ(0, madvise(mem, TABLE_SZ, MADV_PAGEOUT));
+	ASSERT_EQ(0, event_init(&done));
+	ASSERT_EQ(0, event_init(&swapped));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		event_signal(&swapped);
+		event_wait(&done);
+		_exit(bad_to_code(check_range(mem, mem, REGION_SZ, 1, "child")));
+	}
+	event_wait(&swapped);
+	copied = vmstat("cow_pte_copied");
+	EXPECT_EQ(0, syscall(SYS_swapoff, dev));
+	copied = vmstat("cow_pte_copied") - copied;
+	EXPECT_EQ(0, syscall(SYS_swapon, dev, 0));
+	event_signal(&done);
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, check_range(mem, mem, REGION_SZ, 1, "parent"));
+	if (variant->cow_pte) {
+		if (copied > 1)
+			fprintf(stderr, "# swapoff copied %ld tables\n", copied);
+		EXPECT_GE(1, copied);
+	}
+}
+
 /* --- The TLB flush of a break, before its share is given up ---------- */
 
 struct spin_read {

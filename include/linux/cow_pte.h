@@ -111,6 +111,20 @@ static inline int cow_pte_unshare_range(struct vm_area_struct *vma,
 
 int __cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
 				       unsigned long start, unsigned long end);
+int __cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
+			   unsigned long addr, unsigned int type);
+
+/*
+ * swapoff: make the table private only if it holds entries of swap area
+ * @type, which swapoff must change. Returns 0 or -ENOMEM.
+ */
+static inline int cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
+				       unsigned long addr, unsigned int type)
+{
+	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
+		return 0;
+	return __cow_pte_unshare_swap(vma, pmd, addr, type);
+}
 
 /*
  * The same for a caller that holds only @vma's lock (UFFDIO_MOVE). Returns
@@ -136,6 +150,16 @@ static inline int cow_pte_split_vma(struct vm_area_struct *vma,
 	if (!(addr & ~PMD_MASK))
 		return 0;
 	return cow_pte_unshare_range(vma, addr, addr + 1);
+}
+
+/*
+ * For rmap walks that unshared a table, then took its lock: fork, which
+ * they do not keep out, may have shared it again in between. The walk then
+ * starts over, and unshares again.
+ */
+static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd)
+{
+	return unshared && cow_pte_pmd_shared(pmdp_get(pmd));
 }
 
 void cow_pte_exec_mm(struct mm_struct *mm);
@@ -206,6 +230,17 @@ static inline bool cow_pte_folio_walk_shared(const struct folio_walk *fw,
 					     unsigned long addr)
 {
 	return false;
+}
+
+static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd)
+{
+	return false;
+}
+
+static inline int cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
+				       unsigned long addr, unsigned int type)
+{
+	return 0;
 }
 
 static inline void cow_pte_exec_mm(struct mm_struct *mm)

@@ -21,6 +21,8 @@
 #   RUNS           runs per mode and point (default 7, QUICK 3)
 #   STOCK_BOOTS    boots of each kernel for the stock path (default 2, QUICK 1)
 #   RESULTS        results folder (default $BUILD/bench/<date>-<time>)
+#   ICOUNT=1       count guest instructions instead of time (run.sh): the
+#                  report's times are then instruction counts
 set -o pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -425,7 +427,12 @@ host() {
 			echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs, shared with other work"
 		echo "run $(date -u '+%Y-%m-%d %H:%M UTC'): $benches; benchmarks at commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)"
 		echo "  host load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
-		echo "  qemu: $(qemu-system-x86_64 --version | head -1), -accel tcg,thread=multi -cpu max -smp ${SMP:-2} -m $mem"
+		if [ "${ICOUNT:-0}" = 1 ]; then
+			echo "  qemu: $(qemu-system-x86_64 --version | head -1), -accel tcg,thread=single -icount shift=0,sleep=off,align=off -cpu max -smp ${SMP:-1} -m $mem"
+			echo "  ICOUNT=1: every time in this report is a count of guest instructions (1 ns = 1 instruction)"
+		else
+			echo "  qemu: $(qemu-system-x86_64 --version | head -1), -accel tcg,thread=multi -cpu max -smp ${SMP:-2} -m $mem"
+		fi
 		echo "  cow pte kernel: $kernel (sha256 $(sha256sum "$kernel" | cut -c1-12))"
 	} >>"$DIR/host.txt"
 	cd "$TOP" || exit 1

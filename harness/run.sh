@@ -15,13 +15,23 @@
 #   LOG      where to keep the console log and dmesg (default $BUILD/runs/last)
 #   KERNEL   a bzImage to boot instead of the VARIANT's (for example a copy
 #            kept for a long benchmark while the tree is rebuilt)
+#   ICOUNT=1 count instructions instead of time: one TCG thread, and the
+#            guest clock advances 1 ns per guest instruction (QEMU
+#            -icount shift=0), so what a guest program times comes out in
+#            instructions, the same from run to run; SMP defaults to 1
 set -o pipefail
 . "$(dirname "$0")/common.sh"
 
 [ -n "$CMD" ] || die "no command: make run CMD=\"...\""
 VARIANT=${VARIANT:-release}
 MEM=${MEM:-4G}
-SMP=${SMP:-2}
+ICOUNT=${ICOUNT:-0}
+[[ "$ICOUNT" =~ ^[01]$ ]] || die "ICOUNT takes 0 or 1, not '$ICOUNT'"
+if [ "$ICOUNT" = 1 ]; then
+	SMP=${SMP:-1}
+else
+	SMP=${SMP:-2}
+fi
 TIMEOUT=${TIMEOUT:-1800}
 kernel=${KERNEL:-$BUILD/out/$VARIANT/arch/x86/boot/bzImage}
 [ -f "$kernel" ] || die "no $VARIANT kernel at $kernel: run 'make kernel' first"
@@ -40,7 +50,8 @@ mkdir -p "$LOG/share"
 {
 	printf 'COWPTE_CMD=%q\n' "$CMD"
 	printf 'COWPTE_CWD=%q\n' "$PWD"
-	printf 'export COWPTE_VARIANT=%q COWPTE_TOP=%q\n' "$VARIANT" "$TOP"
+	printf 'export COWPTE_VARIANT=%q COWPTE_TOP=%q COWPTE_ICOUNT=%q\n' \
+		"$VARIANT" "$TOP" "$ICOUNT"
 	[ -n "$COWPTE_SWAP" ] && printf 'COWPTE_SWAP=%q\n' "$COWPTE_SWAP"
 } >"$LOG/share/env"
 
@@ -89,8 +100,14 @@ append+=" $CMDLINE"
 diag=(-monitor none)
 [ -n "$DIAG" ] && diag=(-monitor "unix:$LOG/monitor.sock,server=on,wait=off"
 	-trace vfio_quirk_ati_bonaire_reset_no_smc -D "$LOG/trace.log")
+# Instruction counting: with shift=0 each guest instruction advances the
+# virtual clock by 1 ns; sleep=off lets idle time pass at once instead of
+# in real time, align=off never slows the guest to wall-clock pace. It
+# needs a single TCG thread, so all vCPUs take turns on one host thread.
+accel=(-accel tcg,thread=multi)
+[ "$ICOUNT" = 1 ] && accel=(-accel tcg,thread=single -icount shift=0,sleep=off,align=off)
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp "$smp" -m "$MEM" "${numa[@]}" \
+	"${accel[@]}" -cpu max -smp "$smp" -m "$MEM" "${numa[@]}" \
 	-kernel "$kernel" -append "$append" \
 	-display none -serial stdio -no-reboot \
 	-name cowpte,debug-threads=on "${diag[@]}" \

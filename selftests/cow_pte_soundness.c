@@ -364,7 +364,9 @@ TEST_F_TIMEOUT(race, migration_read_exclusive, 300)
 		SKIP(return, "one NUMA node (make run NUMA=1)");
 	atomic_store(&migrating, true);
 	ASSERT_EQ(0, pthread_create(&thread, NULL, migrator, mem));
-	for (round = 2; round < 200 && time(NULL) < until && !bad; round++) {
+	/* 20 s, and at least 10 rounds on a slow (debug) kernel. */
+	for (round = 2; round < 200 && (time(NULL) < until || round < 12) && !bad;
+	     round++) {
 		pid_t pid;
 
 		if (mprotect(mem, REGION_SZ, PROT_READ | PROT_WRITE))

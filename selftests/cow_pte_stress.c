@@ -35,7 +35,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/mempolicy.h>
+#include <liburing.h>
 
 #include "kselftest.h"
 #include "cowpte_util.h"
@@ -331,9 +334,10 @@ static void op_mremap(struct worker *w, unsigned long i, unsigned long n)
 
 static void op_madvise(struct worker *w, unsigned long i, unsigned long n)
 {
+	/* DONTDUMP and DODUMP split and merge VMAs, moving boundaries. */
 	static const int advice[] = { MADV_DONTNEED, MADV_FREE, MADV_PAGEOUT,
 				      MADV_COLD, MADV_COLLAPSE, MADV_MERGEABLE,
-				      MADV_WILLNEED };
+				      MADV_WILLNEED, MADV_DONTDUMP, MADV_DODUMP };
 	int a = advice[pick(w, sizeof(advice) / sizeof(advice[0]))];
 	int ret;
 
@@ -367,6 +371,54 @@ static void op_mlock(struct worker *w, unsigned long i, unsigned long n)
 		mlock(page_addr(w, i), n * PAGE_SZ);
 	else
 		munlock(page_addr(w, i), n * PAGE_SZ);
+}
+
+/*
+ * Move the pages to one of two NUMA nodes, when there are two: pages of
+ * tables other processes share stay (-EACCES), the rest move, and the
+ * contents stay either way. Races with forks of the other threads.
+ */
+static void op_move_pages(struct worker *w, unsigned long i, unsigned long n)
+{
+	static int two_nodes = -1;
+	void *pages[64];
+	int nodes[64], status[64];
+	int node = pick(w, 2);
+
+	if (two_nodes < 0)
+		two_nodes = !access("/sys/devices/system/node/node1", F_OK);
+	if (!two_nodes)
+		return;
+	n = n > 64 ? 64 : n;
+	for (unsigned long j = 0; j < n; j++) {
+		pages[j] = page_addr(w, i + j);
+		nodes[j] = node;
+	}
+	syscall(SYS_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE);
+}
+
+/*
+ * Pin a range as an io_uring fixed buffer does, then let go. The process
+ * has MMF_HAS_PINNED from then on: its breaks must copy pages that look
+ * pinned, and it never shares tables at fork again, so only children pin.
+ */
+static void op_pin(struct worker *w, unsigned long i, unsigned long n)
+{
+	struct io_uring ring;
+	struct iovec iov;
+
+	if (!w->depth || !all_mapped(w, i, n))
+		return;
+	for (unsigned long j = i; j < i + n; j++)
+		if ((w->st[j] & (P_READ | P_WRITE)) != (P_READ | P_WRITE))
+			return;
+	if (io_uring_queue_init(2, &ring, 0))
+		return;
+	iov.iov_base = page_addr(w, i);
+	iov.iov_len = (n > 64 ? 64 : n) * PAGE_SZ;
+	if (!io_uring_register_buffers(&ring, &iov, 1))
+		io_uring_unregister_buffers(&ring);
+	io_uring_queue_exit(&ring);
 }
 
 /*
@@ -633,8 +685,14 @@ static void step(struct worker *w)
 	if (r < 30) {
 		w->op = "write";
 		op_write(w, i, n);
-	} else if (r < 40) {
+	} else if (r < 37) {
 		w->op = "read";
+	} else if (r < 39) {
+		w->op = "move_pages";
+		op_move_pages(w, i, n);
+	} else if (r < 40) {
+		w->op = "pin";
+		op_pin(w, i, n);
 	} else if (r < 44) {
 		w->op = "munmap";
 		op_munmap(w, i, n);

@@ -22,7 +22,11 @@
  *    counted the pages before they were shared; the child counts nothing
  *    for a table it only shares. Whoever breaks away counts its private
  *    copy; the last sharer takes the accounting over when it reuses the
- *    table. Each page is thus counted by exactly one mm at all times.
+ *    table. Each page is thus counted by at most one mm: by none while
+ *    its owner is gone and others still share the table. Then the field
+ *    holds what the owner stopped counting (pages, swap entries and the
+ *    table itself) for the OOM killer, shifted left by one with the low
+ *    bit set, which no mm pointer has: see table_disown().
  *
  * Invariant: a page mapped through a shared table has one mapcount and one
  * reference for the table, however many mms share it. That is what makes a
@@ -192,6 +196,28 @@ static void table_rss(struct vm_area_struct *vma, pte_t *ptep,
 		else if (is_pfn_swap_entry(entry) && !is_hwpoison_entry(entry))
 			rss[mm_counter(pfn_swap_entry_folio(entry))]++;
 	}
+}
+
+/*
+ * The owner leaves a table others still share: record what it stops
+ * counting, @rss and the table itself, in place of the owner.
+ */
+static void table_disown(struct ptdesc *table, int *rss)
+{
+	unsigned long pages = 1;
+	int i;
+
+	for (i = 0; i < NR_MM_COUNTERS; i++)
+		pages += rss[i];
+	table->pt_cow_owner = (struct mm_struct *)(pages << 1 | 1);
+}
+
+/* What nobody counts of a shared table whose owner left, or 0. */
+static unsigned long table_unowned(struct ptdesc *table)
+{
+	unsigned long v = (unsigned long)table->pt_cow_owner;
+
+	return v & 1 ? v >> 1 : 0;
 }
 
 static void add_rss(struct mm_struct *mm, int *rss, int sign)
@@ -642,7 +668,7 @@ again:
 
 	/* The owner counted these pages already; anyone else counts now. */
 	if (table->pt_cow_owner == mm) {
-		table->pt_cow_owner = NULL;
+		table_disown(table, rss);
 	} else {
 		add_rss(mm, rss, 1);
 		mm_inc_nr_ptes(mm);
@@ -843,6 +869,54 @@ int __cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
 }
 
 /**
+ * __cow_pte_unowned_pages - what the shared tables of @mm hold uncounted
+ * @mm: the mm, with a reference, under its task's lock (oom_badness())
+ *
+ * Once the owner of a shared table copied or dropped it, no mm counts its
+ * pages until another sharer copies the table or takes it over. After a
+ * snapshot fork whose parent then writes everywhere, the child holds all
+ * the old pages with a VmRSS near zero. The OOM killer (and memcg OOM)
+ * must still see that memory: for them every sharer of such a table maps
+ * all of it, as every process maps the COW pages a stock fork left. RSS
+ * counters stay as they are (VmRSS is what the process counts), so this
+ * is found by a walk of @mm's PMD entries, only when asked. Returns 0
+ * when the mmap lock is taken, as the caller cannot sleep.
+ */
+unsigned long __cow_pte_unowned_pages(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+	unsigned long pages = 0, addr;
+	spinlock_t *pml, *ptl;
+	pmd_t *pmd, pmdval;
+
+	if (!mmap_read_trylock(mm))
+		return 0;
+	for_each_vma(vmi, vma) {
+		if (!vma_is_anonymous(vma))
+			continue;
+		for (addr = ALIGN(vma->vm_start, PMD_SIZE);
+		     addr + PMD_SIZE <= vma->vm_end; addr += PMD_SIZE) {
+			pmd = mm_find_pmd(mm, addr);
+			if (!pmd || !cow_pte_pmd_shared(pmdp_get_lockless(pmd)))
+				continue;
+			/* As in a break: the PMD lock keeps the table. */
+			pml = pmd_lock(mm, pmd);
+			pmdval = pmdp_get(pmd);
+			if (cow_pte_pmd_shared(pmdval)) {
+				ptl = ptlock_ptr(pmd_table(pmdval));
+				spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
+				pages += table_unowned(pmd_table(pmdval));
+				spin_unlock(ptl);
+			}
+			spin_unlock(pml);
+		}
+	}
+	mmap_read_unlock(mm);
+	return pages;
+}
+
+/**
  * cow_pte_other_sharers - how many other mms map the table @pmd points at
  * @pmd: a PMD entry, with the lock of the table it points at held
  *
@@ -929,19 +1003,23 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	/*
 	 * Once the count drops, the last sharer may reuse the table and write
 	 * to it, or free it: see cow_pte_flush_table(). An exiting mm never
-	 * runs user code again, and its final flush reaches lazy CPUs (see
-	 * the TLB section of Documentation/admin-guide/mm/cow_pte.rst for
-	 * what that leaves open).
+	 * runs user code again, but CPUs may still have it loaded lazily (the
+	 * exiting one, for a start) and walk its tables speculatively. One
+	 * flush with freed_tables switches each of them to init_mm, which
+	 * takes it out of mm_cpumask() for good, as no task is left to load
+	 * a dying mm again: later drops of the same exit need no flush.
 	 */
 	if (!tlb->fullmm)
 		cow_pte_flush_table(mm, addr);
+	else if (!cpumask_empty(mm_cpumask(mm)))
+		flush_tlb_mm(mm);
 	if (table->pt_cow_owner == mm) {
 		int rss[NR_MM_COUNTERS] = { 0 };
 
 		table_rss(vma, ptdesc_address(table), addr, rss);
 		add_rss(mm, rss, -1);
 		mm_dec_nr_ptes(mm);
-		table->pt_cow_owner = NULL;
+		table_disown(table, rss);
 	}
 	atomic_dec(&table->pt_cow_share);
 	spin_unlock(ptl);

@@ -456,6 +456,68 @@ TEST_F_TIMEOUT(race, swapoff_copies_swapped_only, 300)
 	}
 }
 
+/* --- Memory no mm counts still counts for the OOM killer ------------- */
+
+/* /proc/PID/oom_score, or -1. */
+static long oom_score(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/oom_score", pid);
+	return knob_read(path);
+}
+
+/*
+ * A snapshot of 256 MiB: the child only reads, while the parent writes
+ * every page, so the parent, which counted the pages, copies every table
+ * and leaves them to the child. The child's VmRSS stays near zero, but it
+ * holds the old pages; its OOM score must show them, as a stock child's
+ * does.
+ */
+TEST_F_TIMEOUT(race, oom_score_counts_unowned, 180)
+{
+	size_t len = 128 * TABLE_SZ;
+	long expected, share, score, total;
+	struct event forked, written;
+	char *big;
+	pid_t pid;
+
+	total = (meminfo("MemTotal") + meminfo("SwapTotal")) / 4;
+	ASSERT_LT(0, total);
+	big = region_alloc(len);
+	ASSERT_NE(NULL, big);
+	stamp_range(big, big, len, 1);
+	ASSERT_EQ(0, event_init(&forked));
+	ASSERT_EQ(0, event_init(&written));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		event_signal(&forked);
+		event_wait(&written);
+		_exit(bad_to_code(check_range(big, big, len, 1, "child")));
+	}
+	event_wait(&forked);
+	stamp_range(big, big, len, 2);
+	/*
+	 * oom_score is (1000 + badness in 1/1000 of RAM + swap) * 2 / 3:
+	 * 666 for a process of no size. The child must count at least 90%
+	 * of the region.
+	 */
+	share = (long)(len / PAGE_SZ) * 1000 / total;
+	expected = (1000 + share * 9 / 10) * 2 / 3;
+	score = oom_score(pid);
+	event_signal(&written);
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_EQ(0, check_range(big, big, len, 2, "parent"));
+	munmap(big, len);
+	if (score < expected)
+		fprintf(stderr, "# the child's oom_score is %ld, want %ld or more\n",
+			score, expected);
+	EXPECT_LE(expected, score);
+	/* The region must weigh enough to tell it from nothing. */
+	EXPECT_LE(20, share);
+}
+
 /* --- The TLB flush of a break, before its share is given up ---------- */
 
 struct spin_read {

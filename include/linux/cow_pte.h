@@ -162,6 +162,16 @@ static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd)
 	return unshared && cow_pte_pmd_shared(pmdp_get(pmd));
 }
 
+unsigned long __cow_pte_unowned_pages(struct mm_struct *mm);
+
+/* For oom_badness(): pages of @mm's shared tables that no mm counts. */
+static inline unsigned long cow_pte_unowned_pages(struct mm_struct *mm)
+{
+	if (likely(!test_bit(MMF_COW_PTE_TABLES, &mm->flags)))
+		return 0;
+	return __cow_pte_unowned_pages(mm);
+}
+
 void cow_pte_exec_mm(struct mm_struct *mm);
 int cow_pte_prctl(int option, unsigned long arg2, unsigned long arg3,
 		  unsigned long arg4, unsigned long arg5);
@@ -239,6 +249,11 @@ static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd)
 
 static inline int cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
 				       unsigned long addr, unsigned int type)
+{
+	return 0;
+}
+
+static inline unsigned long cow_pte_unowned_pages(struct mm_struct *mm)
 {
 	return 0;
 }

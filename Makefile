@@ -34,7 +34,7 @@ H := $(CURDIR)/harness
 
 .PHONY: help tree export export-check headers kernel kernels run selftests \
 	mm-selftests benchmarks demo check clean bench stress rebase \
-	test-harness
+	test-harness deb deb-check patches patches-check
 
 help:
 	@echo "make demo            build, boot and run the fork demo (start here)"
@@ -50,12 +50,18 @@ help:
 	@echo "make tree            create $(BUILD)/src = base + overlay (edit the kernel there)"
 	@echo "make rebase VERSION=6.12.N  move the pinned Debian base to another 6.12.y"
 	@echo "make test-harness    the harness's own tests (bats; part of make check)"
+	@echo "make patches         the overlay as a git format-patch series, in $(BUILD)/patches"
+	@echo "make patches-check   build the kernel after each patch, COW_PTE on and off (long)"
 	@echo "make export          write the tree's changes back into the overlay"
 	@echo "make export-check    fail when the tree holds changes the overlay lacks"
 	@echo "make selftests       build selftests/ for the guest"
 	@echo "make mm-selftests    build the upstream mm kselftests of the base"
 	@echo "make bench           run the benchmarks (stock vs COW PTE fork), write a report"
 	@echo "                     options: BENCH=micro,redis,prefork,afl,stockpath QUICK=1 KERNEL=..."
+	@echo "make deb             Debian packages of the kernel and of cowpte-tools, in $(BUILD)/deb"
+	@echo "                     options: DEB_CONFIG=vm (default, no initramfs needed) or debian-cloud"
+	@echo "make deb-check       install the packages in a bookworm disk image, boot it, check sharing"
+	@echo "                     options: DEB_CONFIG=... TIMEOUT=s (default 1800)"
 
 tree:
 	@$(H)/tree.sh
@@ -65,6 +71,13 @@ rebase:
 
 test-harness:
 	@$(H)/test-harness.sh
+
+patches:
+	@$(H)/patches.sh write
+
+# Not part of make check: builds the kernel after every patch, twice.
+patches-check:
+	@$(H)/patches.sh build
 
 export:
 	@$(H)/export.sh export
@@ -107,6 +120,13 @@ bench:
 
 stress: selftests
 	@$(H)/stress.sh
+
+# Not part of make check: packages for installing COW PTE on a machine.
+deb:
+	@$(H)/deb.sh
+
+deb-check:
+	@$(H)/deb-check.sh
 
 clean:
 	rm -rf $(BUILD)/out $(BUILD)/runs $(BUILD)/mm-selftests

@@ -136,14 +136,21 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 g format-patch -q --cover-letter --base=base -o "$OUT" "base..$parent" >/dev/null
 cover=$(ls "$OUT"/0000-*.patch)
-python3 - "$cover" "$TOP/harness/series/cover.txt" <<'EOF'
-import sys
-path, text = sys.argv[1], open(sys.argv[2]).read().split('\n', 1)
-s = open(path).read()
-s = s.replace('*** SUBJECT HERE ***', text[0].strip())
-s = s.replace('*** BLURB HERE ***', text[1].strip())
-open(path, 'w').write(s)
-EOF
+# The cover letter's first line is its subject, the rest its text.
+awk -v text="$TOP/harness/series/cover.txt" '
+	BEGIN {
+		getline subject <text
+		while ((getline line <text) > 0) {
+			if (line != "")
+				started = 1
+			if (started)
+				blurb = blurb line "\n"
+		}
+		sub(/\n+$/, "", blurb)
+	}
+	{ sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
+	/^\*\*\* BLURB HERE \*\*\*$/ { print blurb; next }
+	{ print }' "$cover" >"$work/cover" && cp "$work/cover" "$cover"
 note "wrote $count patches and a cover letter to $OUT"
 [ "$mode" = write ] && exit 0
 

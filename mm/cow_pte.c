@@ -868,6 +868,96 @@ int __cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
 	return found ? cow_pte_break(vma, pmd, addr, GFP_KERNEL) : 0;
 }
 
+/* Shared tables an rmap walk found mapping a folio, to copy after it. */
+#define UNSHARE_FOLIO_BATCH	8
+
+struct unshare_folio {
+	unsigned int nr;
+	struct {
+		struct mm_struct *mm;
+		unsigned long addr;
+	} at[UNSHARE_FOLIO_BATCH];
+};
+
+static bool note_shared_tables(struct folio *folio, struct vm_area_struct *vma,
+			       unsigned long addr, void *arg)
+{
+	unsigned long end = min(addr + folio_size(folio), vma->vm_end);
+	struct unshare_folio *u = arg;
+	pmd_t *pmd;
+
+	for (; addr < end; addr = pmd_addr_end(addr, end)) {
+		/* The rmap lock keeps the tables of @vma. */
+		pmd = mm_find_pmd(vma->vm_mm, addr);
+		if (!pmd || !cow_pte_pmd_shared(pmdp_get_lockless(pmd)))
+			continue;
+		mmgrab(vma->vm_mm);
+		u->at[u->nr].mm = vma->vm_mm;
+		u->at[u->nr].addr = addr;
+		if (++u->nr == UNSHARE_FOLIO_BATCH)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The folio lock ranks below the mmap lock, so take the latter only by
+ * trying, for a while: the holder of a write lock does not wait for us.
+ */
+static void unshare_for_folio(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma;
+	int tries = 0;
+	pmd_t *pmd;
+
+	while (!mmap_read_trylock(mm)) {
+		if (++tries > HZ)
+			return;
+		schedule_timeout_uninterruptible(1);
+	}
+	vma = vma_lookup(mm, addr);
+	pmd = vma ? mm_find_pmd(mm, addr) : NULL;
+	if (pmd)
+		cow_pte_unshare(vma, pmd, addr, GFP_KERNEL);
+	mmap_read_unlock(mm);
+}
+
+/**
+ * cow_pte_unshare_folio - copy the shared tables that map @folio
+ * @folio: a locked folio that try_to_unmap() or try_to_migrate() left mapped
+ *
+ * An rmap walk must not sleep, so the break it makes of a shared table can
+ * fail (GFP_NOWAIT, or a contended mmap lock), and the page then stays
+ * mapped there. Reclaim, compaction, KSM and migrate_pages() come back
+ * later; memory_failure() and device-private eviction unmap once. They
+ * call this, which makes the copies where it may sleep, and try again.
+ *
+ * Returns whether any shared table mapped @folio. The caller holds a
+ * reference on @folio and may sleep.
+ */
+bool cow_pte_unshare_folio(struct folio *folio)
+{
+	struct unshare_folio u = { .nr = 0 };
+	struct rmap_walk_control rwc = {
+		.rmap_one = note_shared_tables,
+		.arg = &u,
+	};
+	unsigned int i;
+
+	might_sleep();
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+	rmap_walk(folio, &rwc);
+	for (i = 0; i < u.nr; i++) {
+		/* An mm on its way out unmaps the page itself. */
+		if (mmget_not_zero(u.at[i].mm)) {
+			unshare_for_folio(u.at[i].mm, u.at[i].addr);
+			mmput_async(u.at[i].mm);
+		}
+		mmdrop(u.at[i].mm);
+	}
+	return u.nr;
+}
+
 /**
  * __cow_pte_unowned_pages - what the shared tables of @mm hold uncounted
  * @mm: the mm, with a reference, under its task's lock (oom_badness())

@@ -2971,54 +2971,13 @@ TEST_F_TIMEOUT(paths, khugepaged_daemon, 300)
 /* --- page allocation failures ----------------------------------------- */
 
 /*
- * Fail page allocations of this task only (fail_page_alloc, task-filter).
- * Returns an fd on the "times" knob: writing N fails the next N.
- */
-static int arm_page_alloc_failures(void)
-{
-	static const char *const knobs[][2] = {
-		{ "times", "0" }, { "task-filter", "Y" },
-		{ "probability", "100" }, { "interval", "1" },
-		{ "verbose", "0" }, { "ignore-gfp-wait", "N" },
-		{ "ignore-gfp-highmem", "N" }, { "min-order", "0" },
-	};
-	char path[128];
-	FILE *f;
-
-	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		snprintf(path, sizeof(path),
-			 "/sys/kernel/debug/fail_page_alloc/%s", knobs[i][0]);
-		f = fopen(path, "w");
-		if (!f)
-			return -1;
-		fputs(knobs[i][1], f);
-		if (fclose(f))
-			return -1;
-	}
-	f = fopen("/proc/self/make-it-fail", "w");
-	if (!f)
-		return -1;
-	fputs("1", f);
-	if (fclose(f))
-		return -1;
-	return open("/sys/kernel/debug/fail_page_alloc/times", O_WRONLY);
-}
-
-/* Not pwrite(): debugfs attribute files are not seekable. */
-static void fail_next(int times_fd, const char *n)
-{
-	if (write(times_fd, n, strlen(n)) != (ssize_t)strlen(n))
-		_exit(92);
-}
-
-/*
  * With the next page allocation failing, mprotect and MADV_FREE of shared
  * tables fail with ENOMEM and change nothing, and a write fault is retried
  * until it works. Without COW PTE they allocate nothing and succeed.
  */
 static long act_nomem(char **mem, size_t len)
 {
-	int fd = arm_page_alloc_failures();
+	int fd = arm_page_alloc_failures(false);
 	long bad = 0;
 	int ret, err;
 
@@ -3102,7 +3061,7 @@ static long prep_swap_one(char *mem, size_t len)
 static void zap_one_failing(char *mem, size_t len, int ready, int hold)
 {
 	char *zapped = mem + 2 * PAGE_SZ;
-	int fd = arm_page_alloc_failures();
+	int fd = arm_page_alloc_failures(false);
 	bool zapped_it = false;
 	int err = errno;
 	long bad = 100;

@@ -3,8 +3,9 @@
  * Cases found by reading the break path, none of which the path tests
  * reach: a break that cannot duplicate a page which may be pinned, a VMA
  * boundary that a merge moves across a shared table, migration entries
- * that stay exclusive in both copies of a table, and the order of the TLB
- * flush and the share count's drop in a break.
+ * that stay exclusive in both copies of a table, the order of the TLB
+ * flush and the share count's drop in a break, and a poisoned page that
+ * an rmap walk could not unmap from a shared table.
  *
  * Each runs with COW PTE on, and with plain fork as a check of the test
  * itself; the acting side is the parent or the child.
@@ -13,6 +14,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -591,6 +594,98 @@ TEST_F_TIMEOUT(race, break_flushes_before_drop, 300)
 		*(uint64_t *)mem = stamp(mem, mem, 1);
 	}
 	EXPECT_EQ(0, bad);
+}
+
+/* --- A poisoned page, unmapped from every sharer --------------------- */
+
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_seen;
+
+static void on_sigbus(int sig)
+{
+	bus_seen = 1;
+}
+
+static void on_sigbus_jump(int sig)
+{
+	siglongjmp(bus_jmp, 1);
+}
+
+/*
+ * A child's view of the poisoned page: 0 when a read raised SIGBUS, as it
+ * must once memory_failure() unmapped the page, 1 when the page was still
+ * mapped. The rest of the region must be intact.
+ */
+static int read_poisoned(char *mem, char *page)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus_jump };
+	volatile int mapped = 0;
+	long bad;
+
+	if (sigaction(SIGBUS, &sa, NULL))
+		return 99;
+	if (!sigsetjmp(bus_jmp, 1)) {
+		(void)*(volatile char *)page;
+		mapped = 1;
+	}
+	bad = check_range(mem, mem, page - mem, 1, "child") +
+	      check_range(mem, page + PAGE_SZ,
+			  mem + REGION_SZ - page - PAGE_SZ, 1, "child");
+	if (mapped)
+		fprintf(stderr, "# child %d: the poisoned page is still mapped\n",
+			getpid());
+	return bad_to_code(bad + mapped);
+}
+
+/*
+ * memory_failure() unmaps a poisoned page from every mm once; a page still
+ * mapped after that is left to whoever touches it next. Two children share
+ * the table that maps the page, while the parent has its own copy, so the
+ * unmap has to copy the children's table from an rmap walk, where it may
+ * not sleep. Such an allocation fails here (fail_page_alloc, for the
+ * parent's allocations that cannot sleep), as it can under memory pressure
+ * or when a child holds its mmap lock: the page must still be unmapped
+ * from both children.
+ */
+TEST_F_TIMEOUT(race, hwpoison_unmaps_every_sharer, 180)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	char *mem = self->mem, *page = mem + TABLE_SZ + 5 * PAGE_SZ;
+	struct event poisoned;
+	pid_t pid[2];
+	int fd, ret, err;
+
+	if (access("/sys/kernel/debug/fail_page_alloc", F_OK))
+		SKIP(return, "no fail_page_alloc in debugfs");
+	ASSERT_EQ(0, event_init(&poisoned));
+	for (int i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ASSERT_LE(0, pid[i]);
+		if (pid[i] == 0) {
+			event_wait(&poisoned);
+			_exit(read_poisoned(mem, page));
+		}
+	}
+	/* A table of the parent's own: the write keeps the page's stamp. */
+	stamp_range(mem, mem + TABLE_SZ, PAGE_SZ, 1);
+	/* MF_ACTION_REQUIRED signals the caller, as a machine check would. */
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	fd = arm_page_alloc_failures(true);
+	ASSERT_LE(0, fd);
+	fail_next(fd, "64");
+	ret = madvise(page, PAGE_SZ, MADV_HWPOISON);
+	err = errno;
+	fail_next(fd, "0");
+	close(fd);
+	knob_write("/proc/self/make-it-fail", "0");
+	if (ret)
+		fprintf(stderr, "# MADV_HWPOISON: %s\n", strerror(err));
+	EXPECT_EQ(0, ret);
+	event_signal(&poisoned);
+	event_signal(&poisoned);
+	EXPECT_EQ(0, reap(pid[0]));
+	EXPECT_EQ(0, reap(pid[1]));
+	signal(SIGBUS, SIG_DFL);
 }
 
 TEST_HARNESS_MAIN

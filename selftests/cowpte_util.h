@@ -8,6 +8,7 @@
 #define COWPTE_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -273,6 +274,42 @@ static inline int knob_write(const char *path, const char *val)
 		return -1;
 	ret = fputs(val, f) < 0 ? -1 : 0;
 	return fclose(f) || ret ? -1 : 0;
+}
+
+/*
+ * Fail page allocations of this task only (fail_page_alloc, task-filter),
+ * all of them or, with @nowait_only, those that cannot sleep (GFP_NOWAIT,
+ * GFP_ATOMIC). Returns an fd on the "times" knob: writing N fails the next
+ * N. The task keeps make-it-fail, and so do children it forks later.
+ */
+static inline int arm_page_alloc_failures(bool nowait_only)
+{
+	static const char *const knobs[][2] = {
+		{ "times", "0" }, { "task-filter", "Y" },
+		{ "probability", "100" }, { "interval", "1" },
+		{ "verbose", "0" }, { "ignore-gfp-highmem", "N" },
+		{ "min-order", "0" },
+	};
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		snprintf(path, sizeof(path),
+			 "/sys/kernel/debug/fail_page_alloc/%s", knobs[i][0]);
+		if (knob_write(path, knobs[i][1]))
+			return -1;
+	}
+	if (knob_write("/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait",
+		       nowait_only ? "Y" : "N") ||
+	    knob_write("/proc/self/make-it-fail", "1"))
+		return -1;
+	return open("/sys/kernel/debug/fail_page_alloc/times", O_WRONLY);
+}
+
+/* Not pwrite(): debugfs attribute files are not seekable. */
+static inline void fail_next(int times_fd, const char *n)
+{
+	if (write(times_fd, n, strlen(n)) != (ssize_t)strlen(n))
+		_exit(92);
 }
 
 /*

@@ -16,7 +16,8 @@ import re
 import sys
 
 # bit, name, file, the call to wrap, which occurrence of it in the file
-# (0-based), and the cow_pte_paths tests that drive that path.
+# (0-based), and the tests that drive that path: cow_pte_paths cases, or
+# cow_pte_soundness cases as soundness/NAME.
 HOOKS = [
     (0, "gup_slow", "mm/gup.c", "cow_pte_pmd_shared", 0,
      "process_vm_readv ptrace_pokedata gup_pin_read_only gup_pin_read_write "
@@ -46,8 +47,8 @@ HOOKS = [
      "migrate_mbind_all "
      "migrate_compaction ksm_merge_unmerge ksm_prctl_memory_merge "
      "memory_failure"),
-    (11, "swapoff", "mm/swapfile.c", "cow_pte_unshare", 0,
-     "swapoff"),
+    (11, "swapoff", "mm/swapfile.c", "cow_pte_unshare_swap", 0,
+     "swapoff soundness/swapoff_copies_swapped_only"),
     (12, "uffd_move", "mm/userfaultfd.c", "cow_pte_unshare_range_vma_locked",
      0, "userfaultfd_move"),
     (13, "uffd_register", "mm/userfaultfd.c", "cow_pte_unshare_range", 0,
@@ -73,6 +74,12 @@ HOOKS = [
      "clear_refs_referenced"),
     (23, "numa_maps", "fs/proc/task_mmu.c", "cow_pte_other_sharers", 2,
      "numa_maps_mapmax"),
+    (24, "merge_boundary", "mm/vma.c", "cow_pte_split_vma", 1,
+     "soundness/merge_moves_boundary"),
+    (25, "oom_badness", "mm/oom_kill.c", "cow_pte_unowned_pages", 0,
+     "soundness/oom_score_counts_unowned"),
+    (26, "hwpoison_retry", "mm/memory-failure.c", "cow_pte_unshare_folio", 0,
+     "soundness/hwpoison_unmaps_every_sharer"),
 ]
 
 

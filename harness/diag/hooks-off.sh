@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Show that each path test of cow_pte_paths fails without its hook (issue
+# Show that each path test (cow_pte_paths, and cow_pte_soundness for the
+# hooks it drives) fails without its hook (issue
 # 4): build build/out/hooksoff, the release kernel patched by hooks-off.py
 # so that cow_pte_off=MASK switches hooks off at boot, then boot it once
 # per hook with only that hook off, running the tests that drive its path
@@ -28,13 +29,22 @@ fi
 
 # One boot: $1 run name, $2 mask, $3... tests.
 boot() {
-	local name=$1 mask=$2 args=() t
+	local name=$1 mask=$2 paths=() sound=() t cmd=
 	shift 2
-	for t in "$@"; do args+=(-t "$t"); done
+	for t in "$@"; do
+		case $t in
+		soundness/*) sound+=(-t "${t#soundness/}") ;;
+		*) paths+=(-t "$t") ;;
+		esac
+	done
+	[ ${#paths[@]} = 0 ] ||
+		cmd="selftests/cow_pte_paths ${paths[*]} >>/run/out/t.log 2>&1;"
+	[ ${#sound[@]} = 0 ] ||
+		cmd+=" selftests/cow_pte_soundness ${sound[*]} >>/run/out/t.log 2>&1;"
 	echo "$mask" >"$runs/hooksoff-$name.mask"
 	LOG=$runs/hooksoff-$name KERNEL=$out/arch/x86/boot/bzImage VARIANT=release NUMA=1 \
 		CMDLINE="cow_pte_off=$mask loglevel=3" TIMEOUT=${TIMEOUT:-1500} \
-		CMD="COWPTE_SKIP_STOCK=1 selftests/cow_pte_paths ${args[*]} >/run/out/t.log 2>&1; dmesg >/run/out/dmesg.full" \
+		CMD="export COWPTE_SKIP_STOCK=1; $cmd dmesg >/run/out/dmesg.full" \
 		"$TOP/harness/run.sh" >"$runs/hooksoff-$name.out" 2>&1 || true
 }
 
@@ -43,9 +53,9 @@ boot() {
 summary() {	# $1: run name
 	local log=$runs/hooksoff-$1/share/t.log
 	echo "$1 (cow_pte_off=$(cat "$runs/hooksoff-$1.mask" 2>/dev/null)):" \
-	     "$(sed -n 's/^# Totals: //p' "$log" 2>/dev/null || true)"
-	sed -nE 's/^ok [0-9]+ paths\.cow_pte_([a-z]+)\.([a-z_0-9]+)$/    passed: \2 (\1)/p;
-		 s/^not ok [0-9]+ paths\.cow_pte_([a-z]+)\.([a-z_0-9]+)$/    FAILED: \2 (\1)/p;
+	     "$(sed -n 's/^# Totals: //p' "$log" 2>/dev/null | paste -sd ';' || true)"
+	sed -nE 's/^ok [0-9]+ (paths|sound|race)\.cow_pte_?([a-z]*)\.([a-z_0-9]+)$/    passed: \3 (\2)/p;
+		 s/^not ok [0-9]+ (paths|sound|race)\.cow_pte_?([a-z]*)\.([a-z_0-9]+)$/    FAILED: \3 (\2)/p;
 		 s/^# ([a-z_0-9]+: Test terminated by timeout)/    (\1)/p' "$log" 2>/dev/null
 	[ -s "$log" ] || echo "    no results"
 	grep -hE 'error:|Bad rss|Bad page|BUG:|WARNING:|non-zero pgtables' "$runs/hooksoff-$1.out" |

@@ -162,6 +162,7 @@ static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd)
 	return unshared && cow_pte_pmd_shared(pmdp_get(pmd));
 }
 
+bool cow_pte_unshare_folio(struct folio *folio);
 unsigned long __cow_pte_unowned_pages(struct mm_struct *mm);
 
 /* For oom_badness(): pages of @mm's shared tables that no mm counts. */
@@ -251,6 +252,11 @@ static inline int cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
 				       unsigned long addr, unsigned int type)
 {
 	return 0;
+}
+
+static inline bool cow_pte_unshare_folio(struct folio *folio)
+{
+	return false;
 }
 
 static inline unsigned long cow_pte_unowned_pages(struct mm_struct *mm)

@@ -4,19 +4,22 @@
  * reach: a break that cannot duplicate a page which may be pinned, a VMA
  * boundary that a merge moves across a shared table, migration entries
  * that stay exclusive in both copies of a table, the order of the TLB
- * flush and the share count's drop in a break, and a poisoned page that
- * an rmap walk could not unmap from a shared table.
+ * flush and the share count's drop in a break, a poisoned page that an
+ * rmap walk could not unmap from a shared table, and a core dump that
+ * copied every table it read.
  *
  * Each runs with COW PTE on, and with plain fork as a check of the test
  * itself; the acting side is the parent or the child.
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -686,6 +689,91 @@ TEST_F_TIMEOUT(race, hwpoison_unmaps_every_sharer, 180)
 	EXPECT_EQ(0, reap(pid[0]));
 	EXPECT_EQ(0, reap(pid[1]));
 	signal(SIGBUS, SIG_DFL);
+}
+
+/* --- A core dump reads shared tables without copying them ------------ */
+
+/*
+ * Whether the ELF core at @path holds REGION_SZ bytes at @mem with the
+ * stamps of generation 1: the dump must show the child's data.
+ */
+static long core_holds_region(const char *path, char *mem)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	long bad = -1;
+	char *buf;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return fail(path);
+	buf = malloc(REGION_SZ);
+	if (!buf || pread(fd, &eh, sizeof(eh), 0) != sizeof(eh))
+		goto out;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph)) !=
+		    sizeof(ph))
+			goto out;
+		if (ph.p_type != PT_LOAD || ph.p_vaddr != (uintptr_t)mem)
+			continue;
+		if (ph.p_filesz < REGION_SZ ||
+		    pread(fd, buf, REGION_SZ, ph.p_offset) != REGION_SZ)
+			break;
+		bad = 0;
+		for (size_t off = 0; off < REGION_SZ; off += PAGE_SZ)
+			if (*(uint64_t *)(buf + off) !=
+			    stamp(mem, mem + off, 1) && bad++ < 4)
+				fprintf(stderr, "# core: page %zu differs\n",
+					off / PAGE_SZ);
+		break;
+	}
+	if (bad < 0)
+		fprintf(stderr, "# core: no segment at %p\n", mem);
+out:
+	free(buf);
+	close(fd);
+	return bad;
+}
+
+/*
+ * A process that dumps core reads every page it maps. Reading does not
+ * change a shared table, so the dump must copy none (a fork server with
+ * many children would otherwise need memory for all of them at once), and
+ * the core must hold the data.
+ */
+TEST_F_TIMEOUT(race, core_dump_copies_nothing, 180)
+{
+	const char *pattern = "/tmp/cow_pte_core.%p";
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	char saved[256] = "", path[64];
+	long copied;
+	FILE *f;
+	int status;
+	pid_t pid;
+
+	f = fopen("/proc/sys/kernel/core_pattern", "r");
+	if (!f || !fgets(saved, sizeof(saved), f) ||
+	    knob_write("/proc/sys/kernel/core_pattern", pattern))
+		SKIP(return, "cannot set core_pattern");
+	fclose(f);
+	copied = vmstat("cow_pte_copied");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		setrlimit(RLIMIT_CORE, &unlimited);
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		signal(SIGABRT, SIG_DFL);
+		raise(SIGABRT);
+		_exit(99);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	copied = vmstat("cow_pte_copied") - copied;
+	knob_write("/proc/sys/kernel/core_pattern", saved);
+	snprintf(path, sizeof(path), "/tmp/cow_pte_core.%d", pid);
+	EXPECT_TRUE(WIFSIGNALED(status) && WCOREDUMP(status));
+	EXPECT_EQ(0, core_holds_region(path, self->mem));
+	unlink(path);
+	EXPECT_EQ(0, copied);
 }
 
 TEST_HARNESS_MAIN

@@ -2,14 +2,16 @@
 /*
  * cowpte: run an unmodified program with COW PTE fork switched on.
  *
- *   cowpte [-m exec|on|off] [-f] [-q] [-v] [--] PROGRAM [ARGS...]
+ *   cowpte [-m exec|snapshot|on|off] [-f] [-q] [-v] [--] PROGRAM [ARGS...]
  *
  * The default mode, "exec", sets PR_COW_PTE_ON_EXEC, which survives the
  * execve() of PROGRAM (and of whatever PROGRAM executes). "on" gives
  * PROGRAM alone PR_COW_PTE_ON: that mode is dropped at execve(), so PROGRAM
  * sets it itself, from the constructor of libcowpte.so, which the launcher
  * preloads once. "off" runs PROGRAM the same way with COW PTE off, so that
- * a comparison differs in the mode only.
+ * a comparison differs in the mode only. "snapshot" is "exec" with
+ * PR_COW_PTE_SNAPSHOT: each child of a fork copies its tables before it
+ * runs, so the parent (a database saving a snapshot) keeps stock costs.
  *
  * Exit status: PROGRAM's; 2 for bad usage; 125 when the kernel has no COW
  * PTE (unless -f) or the launcher itself fails; 126 when PROGRAM cannot be
@@ -40,15 +42,18 @@ static const char *prog = "cowpte";
 static void usage(FILE *f, int status)
 {
 	if (status) {
-		fprintf(f, "usage: %s [-m exec|on|off] [-f] [-q] [-v] [--] PROGRAM [ARGS...]\n"
+		fprintf(f, "usage: %s [-m exec|snapshot|on|off] [-f] [-q] [-v] [--] PROGRAM [ARGS...]\n"
 			"Try '%s --help' for more.\n", prog, prog);
 		exit(status);
 	}
 	fprintf(f,
-		"usage: %s [-m exec|on|off] [-f] [-q] [-v] [--] PROGRAM [ARGS...]\n"
+		"usage: %s [-m exec|snapshot|on|off] [-f] [-q] [-v] [--] PROGRAM [ARGS...]\n"
 		"Run PROGRAM with copy-on-write PTE tables for fork().\n"
 		"  -m, --mode exec  COW PTE for PROGRAM and the programs it executes\n"
 		"                   (PR_COW_PTE_ON_EXEC; the default)\n"
+		"  -m, --mode snapshot  as exec, and each child copies its tables\n"
+		"                   before it runs, so the parent's writes after fork\n"
+		"                   cost what they cost after a stock fork\n"
 		"  -m, --mode on    COW PTE for PROGRAM only (PR_COW_PTE_ON, set by\n"
 		"                   preloading %s; dynamically linked programs)\n"
 		"  -m, --mode off   COW PTE off: stock fork, for comparisons\n"
@@ -202,12 +207,14 @@ int main(int argc, char **argv)
 			mode_name = optarg;
 			if (!strcmp(optarg, "exec"))
 				mode = PR_COW_PTE_ON_EXEC;
+			else if (!strcmp(optarg, "snapshot"))
+				mode = PR_COW_PTE_ON_EXEC | PR_COW_PTE_SNAPSHOT;
 			else if (!strcmp(optarg, "on"))
 				mode = PR_COW_PTE_ON;
 			else if (!strcmp(optarg, "off"))
 				mode = PR_COW_PTE_OFF;
 			else {
-				fprintf(stderr, "%s: unknown mode '%s' (exec, on or off)\n",
+				fprintf(stderr, "%s: unknown mode '%s' (exec, snapshot, on or off)\n",
 					prog, optarg);
 				usage(stderr, EXIT_USAGE);
 			}
@@ -256,6 +263,10 @@ int main(int argc, char **argv)
 	if (set && mode != PR_COW_PTE_OFF) {
 		if (errno != EINVAL && errno != ENOSYS)
 			die(EXIT_FAIL, "prctl(PR_SET_COW_PTE): %s", strerror(errno));
+		if (!force && (mode & PR_COW_PTE_SNAPSHOT) &&
+		    prctl(PR_GET_COW_PTE, 0, 0, 0, 0) >= 0)
+			die(EXIT_FAIL, "this kernel has COW PTE without the snapshot mode; "
+			    "use -m exec");
 		if (!force)
 			die(EXIT_FAIL, "this kernel has no COW PTE (prctl PR_SET_COW_PTE: %s); "
 			    "boot one built with CONFIG_COW_PTE, or use -f to run %s without it",

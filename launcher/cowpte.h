@@ -16,6 +16,9 @@
 #define PR_COW_PTE_ON		1
 #define PR_COW_PTE_ON_EXEC	2
 #endif
+#ifndef PR_COW_PTE_SNAPSHOT
+#define PR_COW_PTE_SNAPSHOT	4
+#endif
 
 /*
  * Set by the launcher for "-m on": the preload library then takes itself

@@ -25,8 +25,10 @@
  *    table. Each page is thus counted by at most one mm: by none while
  *    its owner is gone and others still share the table. Then the field
  *    holds what the owner stopped counting (pages, swap entries and the
- *    table itself) for the OOM killer, shifted left by one with the low
- *    bit set, which no mm pointer has: see table_disown().
+ *    table itself) for the OOM killer, shifted left by two with
+ *    TABLE_UNOWNED set, which no mm pointer has: see table_disown().
+ *    TABLE_COPIED, in either form, says that a sharer copied the table,
+ *    which left every page in it as fork would have: see table_reuse().
  *
  * Invariant: a page mapped through a shared table has one mapcount and one
  * reference for the table, however many mms share it. That is what makes a
@@ -43,8 +45,11 @@
 #include <linux/rmap.h>
 #include <linux/sched/coredump.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
+#include <linux/task_work.h>
 #include <linux/userfaultfd_k.h>
 #include <linux/vmstat.h>
 #include <asm/tlbflush.h>
@@ -93,6 +98,25 @@ static bool vma_cow_pte_eligible(struct vm_area_struct *vma)
 			     VM_PFNMAP | VM_MIXEDMAP | VM_IO | VM_LOCKED_MASK))
 		return false;
 	return !userfaultfd_armed(vma);
+}
+
+/* Low bits of pt_cow_owner, which an mm pointer never has. */
+#define TABLE_UNOWNED	1UL
+#define TABLE_COPIED	2UL
+
+/* The mm that counts the table's pages, or NULL. */
+static struct mm_struct *table_owner(struct ptdesc *table)
+{
+	unsigned long v = (unsigned long)table->pt_cow_owner;
+
+	return v & TABLE_UNOWNED ? NULL :
+	       (struct mm_struct *)(v & ~TABLE_COPIED);
+}
+
+static void table_set_copied(struct ptdesc *table)
+{
+	table->pt_cow_owner = (struct mm_struct *)
+		((unsigned long)table->pt_cow_owner | TABLE_COPIED);
 }
 
 /* swapoff finds swap entries through the mms on init_mm's list. */
@@ -204,12 +228,14 @@ static void table_rss(struct vm_area_struct *vma, pte_t *ptep,
  */
 static void table_disown(struct ptdesc *table, int *rss)
 {
+	unsigned long copied = (unsigned long)table->pt_cow_owner & TABLE_COPIED;
 	unsigned long pages = 1;
 	int i;
 
 	for (i = 0; i < NR_MM_COUNTERS; i++)
 		pages += rss[i];
-	table->pt_cow_owner = (struct mm_struct *)(pages << 1 | 1);
+	table->pt_cow_owner = (struct mm_struct *)
+		(pages << 2 | TABLE_UNOWNED | copied);
 }
 
 /* What nobody counts of a shared table whose owner left, or 0. */
@@ -217,7 +243,7 @@ static unsigned long table_unowned(struct ptdesc *table)
 {
 	unsigned long v = (unsigned long)table->pt_cow_owner;
 
-	return v & 1 ? v >> 1 : 0;
+	return v & TABLE_UNOWNED ? v >> 2 : 0;
 }
 
 static void add_rss(struct mm_struct *mm, int *rss, int sign)
@@ -296,13 +322,21 @@ static void table_unexclusive(struct vm_area_struct *vma, pte_t *ptep,
 /*
  * The last sharer keeps the table: no copy, just make it writable again and
  * take over its accounting. Called with the PMD lock and the table lock.
+ *
+ * A copy of the table (copy_entry()) took the exclusive marks off its pages
+ * and entries in the table itself, as fork does, or left a page that may be
+ * pinned with this table, as fork leaves it with the parent. Once a sharer
+ * copied the table, there is nothing left for table_unexclusive() to do:
+ * that keeps the parent's first write after a snapshot fork (the child
+ * copied every table) as cheap as after a stock fork.
  */
 static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
 			struct ptdesc *table, unsigned long start)
 {
+	bool copied = (unsigned long)table->pt_cow_owner & TABLE_COPIED;
 	struct mm_struct *mm = vma->vm_mm;
 
-	if (table->pt_cow_owner != mm) {
+	if (table_owner(table) != mm) {
 		int rss[NR_MM_COUNTERS] = { 0 };
 
 		table_rss(vma, ptdesc_address(table), start, rss);
@@ -312,7 +346,8 @@ static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
 			mm_track_swap(mm);
 	}
 	table->pt_cow_owner = NULL;
-	table_unexclusive(vma, ptdesc_address(table), start);
+	if (!copied)
+		table_unexclusive(vma, ptdesc_address(table), start);
 	/* Upgrading the permission needs no TLB flush. */
 	set_pmd(pmd, pmd_set_flags(orig, _PAGE_RW));
 	count_vm_event(COW_PTE_REUSE);
@@ -548,8 +583,23 @@ static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
 	swp_entry_t cont;
 	pgtable_t new;
 	int i, ret = 0;
+	bool last;
 	pmd_t orig;
 
+	/*
+	 * The last sharer takes the table over and needs no copy. It stays
+	 * the last: only this mm, whose mmap lock the caller holds, could
+	 * share the table again. The PMD lock keeps this mm's share, and so
+	 * the table, while we look.
+	 */
+	new = NULL;
+	pml = pmd_lock(mm, pmd);
+	orig = pmdp_get(pmd);
+	last = cow_pte_pmd_shared(orig) &&
+	       atomic_read(&pmd_table(orig)->pt_cow_share) == 1;
+	spin_unlock(pml);
+	if (last)
+		goto lock;
 again:
 	/*
 	 * Entries left none in the copy must read as none. The copy is a page
@@ -571,6 +621,7 @@ again:
 		goto out;
 	}
 
+lock:
 	spin_lock(&mm->page_table_lock);
 	pml = pmd_lock(mm, pmd);
 	orig = pmdp_get(pmd);
@@ -578,7 +629,8 @@ again:
 		/* Another thread of this mm got there first. */
 		spin_unlock(pml);
 		spin_unlock(&mm->page_table_lock);
-		pte_free(mm, new);
+		if (new)
+			pte_free(mm, new);
 		goto out;
 	}
 	table = pmd_table(orig);
@@ -589,8 +641,16 @@ again:
 		spin_unlock(ptl);
 		spin_unlock(pml);
 		spin_unlock(&mm->page_table_lock);
-		pte_free(mm, new);
+		if (new)
+			pte_free(mm, new);
 		goto out;
+	}
+	if (WARN_ON_ONCE(!new)) {
+		/* Shared again after all: copy as usual. */
+		spin_unlock(ptl);
+		spin_unlock(pml);
+		spin_unlock(&mm->page_table_lock);
+		goto again;
 	}
 
 	memset(rss, 0, sizeof(rss));
@@ -667,12 +727,13 @@ again:
 	}
 
 	/* The owner counted these pages already; anyone else counts now. */
-	if (table->pt_cow_owner == mm) {
+	if (table_owner(table) == mm) {
 		table_disown(table, rss);
 	} else {
 		add_rss(mm, rss, 1);
 		mm_inc_nr_ptes(mm);
 	}
+	table_set_copied(table);
 	if (rss[MM_SWAPENTS])
 		mm_track_swap(mm);
 	raw_write_seqcount_end(&mm->write_protect_seq);
@@ -1103,7 +1164,7 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		cow_pte_flush_table(mm, addr);
 	else if (!cpumask_empty(mm_cpumask(mm)))
 		flush_tlb_mm(mm);
-	if (table->pt_cow_owner == mm) {
+	if (table_owner(table) == mm) {
 		int rss[NR_MM_COUNTERS] = { 0 };
 
 		table_rss(vma, ptdesc_address(table), addr, rss);
@@ -1142,16 +1203,80 @@ early_param("cow_pte", cow_pte_setup);
 /* Over execve the mode survives only if the process asked for it to. */
 void cow_pte_exec_mm(struct mm_struct *mm)
 {
-	if (cow_pte_forced)
+	if (cow_pte_forced) {
 		set_bit(MMF_COW_PTE, &mm->flags);
-	else if (!test_bit(MMF_COW_PTE_EXEC, &mm->flags))
+	} else if (!test_bit(MMF_COW_PTE_EXEC, &mm->flags)) {
 		clear_bit(MMF_COW_PTE, &mm->flags);
+		clear_bit(MMF_COW_PTE_SNAPSHOT, &mm->flags);
+	}
+}
+
+/*
+ * Snapshot mode: the child of a fork copies every table it shares before
+ * it first returns to user space. Its parent, left the last sharer of each
+ * table, then takes the tables back one by one at its first write to
+ * each, with no copy and no walk (see table_reuse()): after the fork it
+ * pays what it pays after a stock fork, while the fork itself stayed as
+ * short as a COW PTE fork. A table the parent writes before the child got
+ * to it is copied by the parent, as without the mode.
+ *
+ * The copies run in the child (task work), so their cost is the child's
+ * and stays in its memory cgroup and CPU time. A child killed before it
+ * ran copies nothing; one that runs out of memory stops and shares the
+ * rest.
+ */
+static void cow_pte_snapshot(struct callback_head *work)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	unsigned long addr = 0;
+
+	kfree(work);
+	/* Run by exit_task_work() for a child killed before it ran. */
+	if (!mm || (current->flags & PF_EXITING))
+		return;
+	if (mmap_read_lock_killable(mm))
+		return;
+	for (;;) {
+		vma = find_vma(mm, addr);
+		if (!vma || fatal_signal_pending(current))
+			break;
+		addr = vma->vm_end;
+		if (vma_cow_pte_eligible(vma) &&
+		    __cow_pte_unshare_range(vma, vma->vm_start, vma->vm_end))
+			break;
+	}
+	mmap_read_unlock(mm);
+}
+
+/**
+ * __cow_pte_fork_task - set a snapshot fork's child to copy its tables
+ * @p: the new task, not yet running
+ * @mm: its new mm, whose MMF_COW_PTE_SNAPSHOT is set
+ *
+ * Called by kernel_clone() once the child can no longer fail to start.
+ */
+void __cow_pte_fork_task(struct task_struct *p, struct mm_struct *mm)
+{
+	struct callback_head *work;
+
+	if (!test_bit(MMF_COW_PTE_TABLES, &mm->flags))
+		return;
+	/* Without it the child just shares on: slower for the parent only. */
+	work = kmalloc(sizeof(*work), GFP_KERNEL);
+	if (!work)
+		return;
+	init_task_work(work, cow_pte_snapshot);
+	if (task_work_add(p, work, TWA_RESUME))
+		kfree(work);
 }
 
 int cow_pte_prctl(int option, unsigned long arg2, unsigned long arg3,
 		  unsigned long arg4, unsigned long arg5)
 {
 	unsigned long *flags = &current->mm->flags;
+	bool snapshot = arg2 & PR_COW_PTE_SNAPSHOT;
+	int mode;
 
 	if (arg3 || arg4 || arg5)
 		return -EINVAL;
@@ -1160,22 +1285,34 @@ int cow_pte_prctl(int option, unsigned long arg2, unsigned long arg3,
 			return -EINVAL;
 		if (!test_bit(MMF_COW_PTE, flags))
 			return PR_COW_PTE_OFF;
-		return test_bit(MMF_COW_PTE_EXEC, flags) ?
+		mode = test_bit(MMF_COW_PTE_EXEC, flags) ?
 		       PR_COW_PTE_ON_EXEC : PR_COW_PTE_ON;
+		if (test_bit(MMF_COW_PTE_SNAPSHOT, flags))
+			mode |= PR_COW_PTE_SNAPSHOT;
+		return mode;
 	}
-	switch (arg2) {
+	/* PR_COW_PTE_SNAPSHOT qualifies a mode that is on. */
+	switch (arg2 & ~PR_COW_PTE_SNAPSHOT) {
 	case PR_COW_PTE_OFF:
+		if (snapshot)
+			return -EINVAL;
 		clear_bit(MMF_COW_PTE, flags);
 		clear_bit(MMF_COW_PTE_EXEC, flags);
+		clear_bit(MMF_COW_PTE_SNAPSHOT, flags);
 		return 0;
 	case PR_COW_PTE_ON:
 		clear_bit(MMF_COW_PTE_EXEC, flags);
-		set_bit(MMF_COW_PTE, flags);
-		return 0;
+		break;
 	case PR_COW_PTE_ON_EXEC:
 		set_bit(MMF_COW_PTE_EXEC, flags);
-		set_bit(MMF_COW_PTE, flags);
-		return 0;
+		break;
+	default:
+		return -EINVAL;
 	}
-	return -EINVAL;
+	if (snapshot)
+		set_bit(MMF_COW_PTE_SNAPSHOT, flags);
+	else
+		clear_bit(MMF_COW_PTE_SNAPSHOT, flags);
+	set_bit(MMF_COW_PTE, flags);
+	return 0;
 }

@@ -8,6 +8,8 @@
 #include "kselftest_harness.h"
 #include "cowpte_util.h"
 
+#define PR_COW_PTE_ON_EXEC_SNAPSHOT	(PR_COW_PTE_ON_EXEC | PR_COW_PTE_SNAPSHOT)
+
 static const char *self_exe;
 
 static int get_mode(void)
@@ -35,6 +37,16 @@ TEST(modes_round_trip)
 		ASSERT_EQ(0, prctl(PR_SET_COW_PTE, mode, 0, 0, 0));
 		EXPECT_EQ(mode, get_mode());
 	}
+	for (mode = PR_COW_PTE_ON; mode <= PR_COW_PTE_ON_EXEC; mode++) {
+		ASSERT_EQ(0, prctl(PR_SET_COW_PTE, mode | PR_COW_PTE_SNAPSHOT,
+				   0, 0, 0));
+		EXPECT_EQ(mode | PR_COW_PTE_SNAPSHOT, get_mode());
+	}
+	/* Setting a mode without the flag takes the flag away. */
+	ASSERT_EQ(0, prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0));
+	EXPECT_EQ(PR_COW_PTE_ON, get_mode());
+	ASSERT_EQ(0, prctl(PR_SET_COW_PTE, PR_COW_PTE_OFF, 0, 0, 0));
+	EXPECT_EQ(PR_COW_PTE_OFF, get_mode());
 }
 
 TEST(bad_arguments)
@@ -43,6 +55,13 @@ TEST(bad_arguments)
 	ASSERT_EQ(0, prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0));
 
 	EXPECT_EQ(-1, prctl(PR_SET_COW_PTE, 3, 0, 0, 0));
+	EXPECT_EQ(EINVAL, errno);
+	/* Snapshot qualifies a mode that is on. */
+	EXPECT_EQ(-1, prctl(PR_SET_COW_PTE, PR_COW_PTE_SNAPSHOT, 0, 0, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, prctl(PR_SET_COW_PTE, 3 | PR_COW_PTE_SNAPSHOT, 0, 0, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, prctl(PR_SET_COW_PTE, 8, 0, 0, 0));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, prctl(PR_SET_COW_PTE, -1UL, 0, 0, 0));
 	EXPECT_EQ(EINVAL, errno);
@@ -65,9 +84,13 @@ TEST(inherited_over_fork)
 	int mode;
 
 	REQUIRE_COW_PTE();
-	for (mode = PR_COW_PTE_OFF; mode <= PR_COW_PTE_ON_EXEC; mode++) {
+	for (mode = PR_COW_PTE_OFF; mode <= PR_COW_PTE_ON_EXEC_SNAPSHOT;
+	     mode++) {
 		pid_t pid;
 
+		if (mode == (PR_COW_PTE_OFF | PR_COW_PTE_SNAPSHOT) ||
+		    (mode & 3) == 3)
+			continue;
 		ASSERT_EQ(0, prctl(PR_SET_COW_PTE, mode, 0, 0, 0));
 		pid = fork();
 		ASSERT_LE(0, pid);
@@ -99,6 +122,10 @@ TEST(over_exec)
 	EXPECT_EQ(PR_COW_PTE_OFF, mode_after_exec(PR_COW_PTE_OFF));
 	EXPECT_EQ(PR_COW_PTE_OFF, mode_after_exec(PR_COW_PTE_ON));
 	EXPECT_EQ(PR_COW_PTE_ON_EXEC, mode_after_exec(PR_COW_PTE_ON_EXEC));
+	EXPECT_EQ(PR_COW_PTE_OFF,
+		  mode_after_exec(PR_COW_PTE_ON | PR_COW_PTE_SNAPSHOT));
+	EXPECT_EQ(PR_COW_PTE_ON_EXEC_SNAPSHOT,
+		  mode_after_exec(PR_COW_PTE_ON_EXEC_SNAPSHOT));
 }
 
 struct counters {

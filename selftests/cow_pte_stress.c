@@ -603,7 +603,7 @@ static bool reap_kids(struct worker *w, bool all)
 
 static void op_fork(struct worker *w)
 {
-	bool stock;
+	bool stock, snapshot;
 	pid_t pid;
 	int n;
 
@@ -619,10 +619,18 @@ static void op_fork(struct worker *w)
 	 * left shared with children still alive.
 	 */
 	stock = !pick(w, 8);
+	/*
+	 * And now and then a snapshot fork, whose child copies its tables
+	 * before it runs while this side goes on (where the kernel has it).
+	 */
+	snapshot = !stock && !pick(w, 4);
 	if (stock)
 		prctl(PR_SET_COW_PTE, PR_COW_PTE_OFF, 0, 0, 0);
+	else if (snapshot)
+		prctl(PR_SET_COW_PTE, PR_COW_PTE_ON | PR_COW_PTE_SNAPSHOT,
+		      0, 0, 0);
 	pid = fork();
-	if (stock)
+	if (stock || snapshot)
 		cow_pte_enable();
 	if (pid < 0) {
 		atomic_fetch_sub(&sh->procs, 1);

@@ -125,6 +125,20 @@ TEST(exec_mode)
 	}
 }
 
+/* "-m snapshot": exec mode with the snapshot flag, over execve too. */
+TEST(snapshot_mode)
+{
+	const int want = PR_COW_PTE_ON_EXEC | PR_COW_PTE_SNAPSHOT;
+	const char *argv[] = { launcher, "-m", "snapshot", self,
+			       "--report-mode-after-exec", NULL };
+	char out[OUT_SZ];
+
+	REQUIRE_COW_PTE();
+	EXPECT_EQ(REPORT_BASE + want,
+		  run(argv, PR_COW_PTE_OFF, NULL, out, sizeof(out)));
+	EXPECT_STREQ("", out);
+}
+
 /* "-m on": the program gets ON, the programs it executes get OFF. */
 TEST(on_mode)
 {

@@ -37,6 +37,9 @@
 #define PR_COW_PTE_ON		1
 #define PR_COW_PTE_ON_EXEC	2
 #endif
+#ifndef PR_COW_PTE_SNAPSHOT
+#define PR_COW_PTE_SNAPSHOT	4
+#endif
 
 #ifndef MADV_COLLAPSE		/* glibc before 2.37 */
 #define MADV_COLLAPSE		25

@@ -9,9 +9,11 @@
 #include <linux/mm_types.h>
 #include <linux/pgtable.h>
 #include <linux/sched/coredump.h>
+#include <uapi/linux/sched.h>
 
 struct folio_walk;
 struct mmu_gather;
+struct task_struct;
 
 #ifdef CONFIG_COW_PTE
 
@@ -164,6 +166,21 @@ static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd)
 
 bool cow_pte_unshare_folio(struct folio *folio);
 unsigned long __cow_pte_unowned_pages(struct mm_struct *mm);
+void __cow_pte_fork_task(struct task_struct *p, struct mm_struct *mm);
+
+/*
+ * A new process @p whose parent is in snapshot mode copies the tables it
+ * shares before it first returns to user space, off the parent's path.
+ */
+static inline void cow_pte_fork_task(struct task_struct *p,
+				     struct mm_struct *mm,
+				     unsigned long clone_flags)
+{
+	if (likely(!mm || (clone_flags & CLONE_VM) ||
+		   !test_bit(MMF_COW_PTE_SNAPSHOT, &mm->flags)))
+		return;
+	__cow_pte_fork_task(p, mm);
+}
 
 /* For oom_badness(): pages of @mm's shared tables that no mm counts. */
 static inline unsigned long cow_pte_unowned_pages(struct mm_struct *mm)
@@ -257,6 +274,12 @@ static inline int cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
 static inline bool cow_pte_unshare_folio(struct folio *folio)
 {
 	return false;
+}
+
+static inline void cow_pte_fork_task(struct task_struct *p,
+				     struct mm_struct *mm,
+				     unsigned long clone_flags)
+{
 }
 
 static inline unsigned long cow_pte_unowned_pages(struct mm_struct *mm)

@@ -14,7 +14,10 @@
 # Runs in the guest (harness/bench.sh); prints result rows (benchutil.h).
 # Settings: QUICK=1, RUNS (rounds per mode), REDIS_GIB (default 4, QUICK 1),
 # REDIS_DURING (seconds per round, default 5, QUICK 3), REDIS_FULL_SAVE=1
-# to let every save run to completion instead (about 90 s per GiB here).
+# to let every save run to completion instead (about 90 s per GiB here),
+# REDIS_COW_MODE: the launcher mode of the COW PTE side, exec (default) or
+# snapshot (the child copies its tables before it runs; rows get the
+# parameter "NGiB-snapshot").
 set -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 PATH=$here:$here/../launcher:$PATH
@@ -23,6 +26,7 @@ quick=${QUICK:-0}
 rounds=${RUNS:-7}
 gib=${REDIS_GIB:-$([ "$quick" = 1 ] && echo 1 || echo 4)}
 during=${REDIS_DURING:-$([ "$quick" = 1 ] && echo 3 || echo 5)}
+cow_mode=${REDIS_COW_MODE:-exec}
 full=${REDIS_FULL_SAVE:-0}
 port=6379
 val=10200		# with its header, fills jemalloc's 10 KiB size class
@@ -36,13 +40,14 @@ for p in redis-server redis-cli cowpte redisprobe benchstat; do
 	command -v $p >/dev/null || die "$p not found (install redis-server/redis-tools; make -C benchmarks; make -C launcher)"
 done
 [[ "$gib" =~ ^[1-9][0-9]*$ ]] || die "REDIS_GIB must be a whole number of GiB"
+[[ "$cow_mode" =~ ^(exec|snapshot)$ ]] || die "REDIS_COW_MODE must be exec or snapshot, not '$cow_mode'"
 cowpte -q true 2>/dev/null || die "this kernel has no COW PTE: nothing to compare"
 
 rcli() { redis-cli -p $port "$@"; }
 info() { rcli info "$1" | tr -d '\r' | awk -F: -v k="$2" '$1 == k { print $2 }'; }
 vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
 
-# One redis-server under the launcher in mode @1 (off or exec).
+# One redis-server under the launcher in mode @1 (off, exec or snapshot).
 run_mode() {
 	local mode=$1 side dir pid t0 i line fork child shared0 shared1
 	side=$([ "$mode" = off ] && echo stock || echo cow)
@@ -105,7 +110,7 @@ run_mode() {
 }
 
 run_mode off || exit 1
-run_mode exec || exit 1
+run_mode "$cow_mode" || exit 1
 
 printf 'I\tredis\tkeys\t-\t%s x %s bytes\n' "$keys" "$val"
 printf 'I\tredis\tsave_window_s\t-\t%s\n' "$during"
@@ -118,6 +123,7 @@ fi
 printf 'I\tredis\tpte_tables_shared_per_bgsave\t-\t%s\n' \
 	"$(awk '{ s[$1] = $2 } END { printf "stock %d, cow %d", s["stock"], s["cow"] }' "$work/tables_shared")"
 param="${gib}GiB"
+[ "$cow_mode" = exec ] || param+="-$cow_mode"
 benchstat redis latest_fork_usec "$param" us lower <"$work/latest_fork_usec"
 benchstat redis bgsave_rtt "$param" us lower <"$work/bgsave_rtt"
 benchstat redis during_max "$param" us lower <"$work/during_max"

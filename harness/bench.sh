@@ -23,6 +23,8 @@
 #   RESULTS        results folder (default $BUILD/bench/<date>-<time>)
 #   ICOUNT=1       count guest instructions instead of time (run.sh): the
 #                  report's times are then instruction counts
+#   REDIS_COW_MODE exec (default) or snapshot: the launcher mode of the
+#                  redis benchmark's COW PTE side
 set -o pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -380,7 +382,8 @@ stockpath_table() {
 # Boot @kernel with memory @mem and run the guest part for @benches.
 boot() {	# kernel mem log benches [stockpath tag]
 	local cmd
-	cmd="GUEST_BENCH='$4' QUICK=$quick RUNS=$(runs) STOCKPATH_TAG='$5' harness/bench.sh guest"
+	cmd="GUEST_BENCH='$4' QUICK=$quick RUNS=$(runs) STOCKPATH_TAG='$5'"
+	cmd+=" REDIS_COW_MODE=${REDIS_COW_MODE:-exec} harness/bench.sh guest"
 	LOG=$3 KERNEL=$1 MEM=$2 TIMEOUT=${BENCH_TIMEOUT:-5400} CMD="$cmd" \
 		"$TOP/harness/run.sh" 2>&1 | grep -E --line-buffered '^(==|forkbench:|[a-z]+-bench:)' 
 	local rc=${PIPESTATUS[0]}

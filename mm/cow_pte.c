@@ -929,8 +929,13 @@ int __cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
 	return found ? cow_pte_break(vma, pmd, addr, GFP_KERNEL) : 0;
 }
 
-/* Shared tables an rmap walk found mapping a folio, to copy after it. */
+/*
+ * Shared tables an rmap walk found mapping a folio, to copy after it, a
+ * batch per walk, for at most UNSHARE_FOLIO_WALKS walks: a page mapped by
+ * more processes than that stays mapped, as a busy page would.
+ */
 #define UNSHARE_FOLIO_BATCH	8
+#define UNSHARE_FOLIO_WALKS	128
 
 struct unshare_folio {
 	unsigned int nr;
@@ -998,25 +1003,30 @@ static void unshare_for_folio(struct mm_struct *mm, unsigned long addr)
  */
 bool cow_pte_unshare_folio(struct folio *folio)
 {
-	struct unshare_folio u = { .nr = 0 };
+	struct unshare_folio u;
 	struct rmap_walk_control rwc = {
 		.rmap_one = note_shared_tables,
 		.arg = &u,
 	};
-	unsigned int i;
+	unsigned int i, walks = 0;
+	bool found = false;
 
 	might_sleep();
 	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
-	rmap_walk(folio, &rwc);
-	for (i = 0; i < u.nr; i++) {
-		/* An mm on its way out unmaps the page itself. */
-		if (mmget_not_zero(u.at[i].mm)) {
-			unshare_for_folio(u.at[i].mm, u.at[i].addr);
-			mmput_async(u.at[i].mm);
+	do {
+		u.nr = 0;
+		rmap_walk(folio, &rwc);
+		found |= u.nr;
+		for (i = 0; i < u.nr; i++) {
+			/* An mm on its way out unmaps the page itself. */
+			if (mmget_not_zero(u.at[i].mm)) {
+				unshare_for_folio(u.at[i].mm, u.at[i].addr);
+				mmput_async(u.at[i].mm);
+			}
+			mmdrop(u.at[i].mm);
 		}
-		mmdrop(u.at[i].mm);
-	}
-	return u.nr;
+	} while (u.nr == UNSHARE_FOLIO_BATCH && ++walks < UNSHARE_FOLIO_WALKS);
+	return found;
 }
 
 /**

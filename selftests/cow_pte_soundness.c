@@ -640,28 +640,30 @@ static int read_poisoned(char *mem, char *page)
 	return bad_to_code(bad + mapped);
 }
 
+#define POISON_SHARERS	12
+
 /*
  * memory_failure() unmaps a poisoned page from every mm once; a page still
- * mapped after that is left to whoever touches it next. Two children share
- * the table that maps the page, while the parent has its own copy, so the
- * unmap has to copy the children's table from an rmap walk, where it may
- * not sleep. Such an allocation fails here (fail_page_alloc, for the
+ * mapped after that is left to whoever touches it next. Twelve children
+ * (more than the kernel copies for in one pass) share the table that maps
+ * the page, while the parent has its own copy, so the unmap has to copy
+ * the children's table from an rmap walk, where it may not sleep. Such an allocation fails here (fail_page_alloc, for the
  * parent's allocations that cannot sleep), as it can under memory pressure
  * or when a child holds its mmap lock: the page must still be unmapped
- * from both children.
+ * from every child.
  */
 TEST_F_TIMEOUT(race, hwpoison_unmaps_every_sharer, 180)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus };
 	char *mem = self->mem, *page = mem + TABLE_SZ + 5 * PAGE_SZ;
 	struct event poisoned;
-	pid_t pid[2];
+	pid_t pid[POISON_SHARERS];
 	int fd, ret, err;
 
 	if (access("/sys/kernel/debug/fail_page_alloc", F_OK))
 		SKIP(return, "no fail_page_alloc in debugfs");
 	ASSERT_EQ(0, event_init(&poisoned));
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < POISON_SHARERS; i++) {
 		pid[i] = fork();
 		ASSERT_LE(0, pid[i]);
 		if (pid[i] == 0) {
@@ -675,7 +677,7 @@ TEST_F_TIMEOUT(race, hwpoison_unmaps_every_sharer, 180)
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
 	fd = arm_page_alloc_failures(true);
 	ASSERT_LE(0, fd);
-	fail_next(fd, "64");
+	fail_next(fd, "1000");
 	ret = madvise(page, PAGE_SZ, MADV_HWPOISON);
 	err = errno;
 	fail_next(fd, "0");
@@ -684,10 +686,10 @@ TEST_F_TIMEOUT(race, hwpoison_unmaps_every_sharer, 180)
 	if (ret)
 		fprintf(stderr, "# MADV_HWPOISON: %s\n", strerror(err));
 	EXPECT_EQ(0, ret);
-	event_signal(&poisoned);
-	event_signal(&poisoned);
-	EXPECT_EQ(0, reap(pid[0]));
-	EXPECT_EQ(0, reap(pid[1]));
+	for (int i = 0; i < POISON_SHARERS; i++)
+		event_signal(&poisoned);
+	for (int i = 0; i < POISON_SHARERS; i++)
+		EXPECT_EQ(0, reap(pid[i]));
 	signal(SIGBUS, SIG_DFL);
 }
 

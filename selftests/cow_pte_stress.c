@@ -1017,7 +1017,7 @@ static bool leak_check(unsigned long cycles)
 	size_t len = 16 * TABLE_SZ;
 	unsigned long warmup = cycles / 10;
 	struct baseline b;
-	long shared, ended, pt, anon, unheld0 = 0, unheld;
+	long shared, ended, pt, anon, others, unheld0 = 0, unheld;
 	char *mem;
 	int code;
 
@@ -1056,7 +1056,7 @@ static bool leak_check(unsigned long cycles)
 	ended = vmstat("cow_pte_copied") - b.copied +
 		vmstat("cow_pte_dropped") - b.dropped;
 	pt = meminfo("PageTables") - b.page_tables;
-	anon = meminfo("AnonPages") - b.anon;
+	anon = anon_growth(&b, &others);
 	ksft_print_msg("leak check: %lu cycles, %ld tables shared, %ld given back; PageTables %+ld kB, AnonPages %+ld kB, free memory %+ld kB over the last %lu cycles\n",
 		       cycles, shared, ended, pt, anon, unheld, cycles - warmup);
 	/*

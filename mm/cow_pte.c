@@ -57,6 +57,9 @@
 
 #include "internal.h"
 
+#define CREATE_TRACE_POINTS
+#include <trace/events/cow_pte.h>
+
 static inline struct ptdesc *pmd_table(pmd_t pmd)
 {
 	return page_ptdesc(pmd_page(pmd));
@@ -90,14 +93,22 @@ static void cow_pte_flush_table(struct mm_struct *mm, unsigned long start)
  * does no per-page munlock, so the tables of a locked VMA are never shared
  * (mlock_fixup() copies those it would lock).
  */
+static enum vm_event_item vma_cow_pte_unfit(struct vm_area_struct *vma)
+{
+	if (!vma_is_anonymous(vma) || !vma->anon_vma ||
+	    (vma->vm_flags & (VM_SHARED | VM_MAYSHARE | VM_HUGETLB |
+			      VM_PFNMAP | VM_MIXEDMAP | VM_IO)))
+		return COW_PTE_SKIP_VMA;
+	if (vma->vm_flags & VM_LOCKED_MASK)
+		return COW_PTE_SKIP_MLOCK;
+	if (userfaultfd_armed(vma))
+		return COW_PTE_SKIP_UFFD;
+	return NR_VM_EVENT_ITEMS;
+}
+
 static bool vma_cow_pte_eligible(struct vm_area_struct *vma)
 {
-	if (!vma_is_anonymous(vma) || !vma->anon_vma)
-		return false;
-	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE | VM_HUGETLB |
-			     VM_PFNMAP | VM_MIXEDMAP | VM_IO | VM_LOCKED_MASK))
-		return false;
-	return !userfaultfd_armed(vma);
+	return vma_cow_pte_unfit(vma) == NR_VM_EVENT_ITEMS;
 }
 
 /* Low bits of pt_cow_owner, which an mm pointer never has. */
@@ -148,23 +159,36 @@ bool __cow_pte_fork(struct vm_area_struct *dst_vma,
 		    pmd_t *src_pmd, unsigned long addr, unsigned long end)
 {
 	struct mm_struct *src_mm = src_vma->vm_mm;
+	enum vm_event_item unfit;
 	struct ptdesc *table;
 	spinlock_t *pml, *ptl;
+	int sharers;
 	pmd_t pmd;
 
-	/* A table the VMA does not cover whole also maps another VMA. */
-	if ((addr & ~PMD_MASK) || end - addr != PMD_SIZE)
+	/*
+	 * The tables fork copies are counted by the reason, for a user who
+	 * wonders why less was shared than they hoped. A table the VMA does
+	 * not cover whole also maps another VMA.
+	 */
+	if ((addr & ~PMD_MASK) || end - addr != PMD_SIZE) {
+		count_vm_event(COW_PTE_SKIP_PARTIAL);
 		return false;
+	}
 	/*
 	 * Fork must copy a page that may be pinned for DMA right away, so
 	 * that the pin stays with the parent; finding such pages means
 	 * walking the table, which is what sharing avoids. After the table
 	 * is shared, GUP breaks it before pinning anything in it.
 	 */
-	if (test_bit(MMF_HAS_PINNED, &src_mm->flags))
+	if (test_bit(MMF_HAS_PINNED, &src_mm->flags)) {
+		count_vm_event(COW_PTE_SKIP_PINNED);
 		return false;
-	if (!vma_cow_pte_eligible(src_vma))
+	}
+	unfit = vma_cow_pte_unfit(src_vma);
+	if (unfit != NR_VM_EVENT_ITEMS) {
+		count_vm_event(unfit);
 		return false;
+	}
 
 	pml = pmd_lock(src_mm, src_pmd);
 	pmd = pmdp_get(src_pmd);
@@ -182,7 +206,7 @@ bool __cow_pte_fork(struct vm_area_struct *dst_vma,
 		/* dup_mmap() flushes the parent's TLB before it returns. */
 		set_pmd(src_pmd, pmd);
 	}
-	atomic_inc(&table->pt_cow_share);
+	sharers = atomic_inc_return(&table->pt_cow_share);
 	set_pmd(dst_pmd, pmd);
 	spin_unlock(ptl);
 	spin_unlock(pml);
@@ -192,6 +216,7 @@ bool __cow_pte_fork(struct vm_area_struct *dst_vma,
 	if (!list_empty(&src_mm->mmlist))
 		mm_track_swap(dst_vma->vm_mm);
 	count_vm_event(COW_PTE_SHARE);
+	trace_mm_cow_pte_share(src_mm, addr, sharers);
 	return true;
 }
 
@@ -331,7 +356,8 @@ static void table_unexclusive(struct vm_area_struct *vma, pte_t *ptep,
  * copied every table) as cheap as after a stock fork.
  */
 static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
-			struct ptdesc *table, unsigned long start)
+			struct ptdesc *table, unsigned long start,
+			enum cow_pte_reason why)
 {
 	bool copied = (unsigned long)table->pt_cow_owner & TABLE_COPIED;
 	struct mm_struct *mm = vma->vm_mm;
@@ -351,6 +377,7 @@ static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
 	/* Upgrading the permission needs no TLB flush. */
 	set_pmd(pmd, pmd_set_flags(orig, _PAGE_RW));
 	count_vm_event(COW_PTE_REUSE);
+	trace_mm_cow_pte_reuse(mm, start, 1, why);
 }
 
 /*
@@ -571,7 +598,7 @@ static void undo_entry(struct vm_area_struct *vma, unsigned long addr,
  * still shared. With __GFP_NOFAIL in @gfp it returns 0.
  */
 static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
-			 unsigned long addr, gfp_t gfp)
+			 unsigned long addr, gfp_t gfp, enum cow_pte_reason why)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long start = addr & PMD_MASK;
@@ -582,7 +609,7 @@ static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
 	pte_t *src, *dst;
 	swp_entry_t cont;
 	pgtable_t new;
-	int i, ret = 0;
+	int i, sharers, ret = 0;
 	bool last;
 	pmd_t orig;
 
@@ -637,7 +664,7 @@ lock:
 	ptl = ptlock_ptr(table);
 	spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
 	if (atomic_read(&table->pt_cow_share) == 1) {
-		table_reuse(vma, pmd, orig, table, start);
+		table_reuse(vma, pmd, orig, table, start, why);
 		spin_unlock(ptl);
 		spin_unlock(pml);
 		spin_unlock(&mm->page_table_lock);
@@ -741,11 +768,12 @@ lock:
 	smp_wmb();
 	pmd_populate(mm, pmd, new);
 	cow_pte_flush_table(mm, start);
-	atomic_dec(&table->pt_cow_share);
+	sharers = atomic_dec_return(&table->pt_cow_share);
 	spin_unlock(ptl);
 	spin_unlock(pml);
 	spin_unlock(&mm->page_table_lock);
 	count_vm_event(COW_PTE_COPY);
+	trace_mm_cow_pte_break(mm, start, sharers, why);
 out:
 	break_pages_free(&pages);
 	return ret;
@@ -777,7 +805,8 @@ vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
 			return VM_FAULT_RETRY;
 		}
 	}
-	if (cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER))
+	if (cow_pte_break(vma, pmd, addr, GFP_PGTABLE_USER,
+			  flags & FAULT_FLAG_USER ? COW_PTE_FAULT : COW_PTE_KERNEL))
 		ret = VM_FAULT_OOM;
 	if (flags & FAULT_FLAG_VMA_LOCK)
 		mmap_read_unlock(vma->vm_mm);
@@ -790,6 +819,7 @@ vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
  * @pmd: its PMD entry for @addr
  * @addr: an address the table maps
  * @gfp: how to allocate the copy
+ * @why: the path that calls, for the tracepoints
  *
  * For paths that change PTEs in place (swapoff, rmap walks that unmap or
  * migrate pages, KSM). A change made to a shared table would reach every
@@ -806,16 +836,16 @@ vm_fault_t __cow_pte_fault(struct vm_area_struct *vma, pmd_t *pmd,
  * contended.
  */
 int __cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
-		      unsigned long addr, gfp_t gfp)
+		      unsigned long addr, gfp_t gfp, enum cow_pte_reason why)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	int ret;
 
 	if (gfpflags_allow_blocking(gfp))
-		return cow_pte_break(vma, pmd, addr, gfp);
+		return cow_pte_break(vma, pmd, addr, gfp, why);
 	if (!mmap_read_trylock(mm))
 		return -EAGAIN;
-	ret = cow_pte_break(vma, pmd, addr, gfp | __GFP_NOWARN);
+	ret = cow_pte_break(vma, pmd, addr, gfp | __GFP_NOWARN, why);
 	mmap_read_unlock(mm);
 	return ret;
 }
@@ -825,6 +855,7 @@ int __cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
  * @vma: the VMA containing the range
  * @start: start of the range
  * @end: its end
+ * @why: the path that calls, for the tracepoints
  *
  * For syscalls that change the protection, location or state of PTEs
  * over a range (mprotect, mremap, MADV_FREE, userfaultfd registration).
@@ -832,7 +863,7 @@ int __cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
  * can become shared again before it is done. Returns 0 or -ENOMEM.
  */
 int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
-			    unsigned long end)
+			    unsigned long end, enum cow_pte_reason why)
 {
 	unsigned long addr = start, next;
 	pmd_t *pmd;
@@ -844,7 +875,7 @@ int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
 			continue;
 		}
 		next = pmd_addr_end(addr, end);
-		if (cow_pte_unshare(vma, pmd, addr, GFP_PGTABLE_USER))
+		if (cow_pte_unshare(vma, pmd, addr, GFP_PGTABLE_USER, why))
 			return -ENOMEM;
 		addr = next;
 		cond_resched();
@@ -873,10 +904,10 @@ int __cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
 	int ret;
 
 	if (!IS_ENABLED(CONFIG_PER_VMA_LOCK))
-		return __cow_pte_unshare_range(vma, start, end);
+		return __cow_pte_unshare_range(vma, start, end, COW_PTE_UFFD);
 	if (!mmap_read_trylock(mm))
 		return -EAGAIN;
-	ret = __cow_pte_unshare_range(vma, start, end);
+	ret = __cow_pte_unshare_range(vma, start, end, COW_PTE_UFFD);
 	mmap_read_unlock(mm);
 	return ret;
 }
@@ -926,7 +957,9 @@ int __cow_pte_unshare_swap(struct vm_area_struct *vma, pmd_t *pmd,
 		spin_unlock(ptl);
 	}
 	spin_unlock(pml);
-	return found ? cow_pte_break(vma, pmd, addr, GFP_KERNEL) : 0;
+	if (!found)
+		return 0;
+	return cow_pte_break(vma, pmd, addr, GFP_KERNEL, COW_PTE_SWAPOFF);
 }
 
 /*
@@ -984,7 +1017,7 @@ static void unshare_for_folio(struct mm_struct *mm, unsigned long addr)
 	vma = vma_lookup(mm, addr);
 	pmd = vma ? mm_find_pmd(mm, addr) : NULL;
 	if (pmd)
-		cow_pte_unshare(vma, pmd, addr, GFP_KERNEL);
+		cow_pte_unshare(vma, pmd, addr, GFP_KERNEL, COW_PTE_RMAP);
 	mmap_read_unlock(mm);
 }
 
@@ -1133,6 +1166,7 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	struct mm_struct *mm = vma->vm_mm;
 	struct ptdesc *table;
 	spinlock_t *pml, *ptl;
+	int sharers;
 	pmd_t orig;
 
 	if ((addr & ~PMD_MASK) || end - addr != PMD_SIZE) {
@@ -1141,7 +1175,8 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		 * break: the caller would zap a table others still map.
 		 */
 		WARN_ON_ONCE(cow_pte_break(vma, pmd, addr,
-					   GFP_PGTABLE_USER | __GFP_NOFAIL));
+					   GFP_PGTABLE_USER | __GFP_NOFAIL,
+					   COW_PTE_ZAP));
 		return false;
 	}
 
@@ -1155,7 +1190,7 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	ptl = ptlock_ptr(table);
 	spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
 	if (atomic_read(&table->pt_cow_share) == 1) {
-		table_reuse(vma, pmd, orig, table, addr);
+		table_reuse(vma, pmd, orig, table, addr, COW_PTE_ZAP);
 		spin_unlock(ptl);
 		spin_unlock(pml);
 		return false;
@@ -1182,10 +1217,11 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		mm_dec_nr_ptes(mm);
 		table_disown(table, rss);
 	}
-	atomic_dec(&table->pt_cow_share);
+	sharers = atomic_dec_return(&table->pt_cow_share);
 	spin_unlock(ptl);
 	spin_unlock(pml);
 	count_vm_event(COW_PTE_DROP);
+	trace_mm_cow_pte_drop(mm, addr, sharers);
 	return true;
 }
 
@@ -1253,7 +1289,8 @@ static void cow_pte_snapshot(struct callback_head *work)
 			break;
 		addr = vma->vm_end;
 		if (vma_cow_pte_eligible(vma) &&
-		    __cow_pte_unshare_range(vma, vma->vm_start, vma->vm_end))
+		    __cow_pte_unshare_range(vma, vma->vm_start, vma->vm_end,
+					    COW_PTE_SNAPSHOT))
 			break;
 	}
 	mmap_read_unlock(mm);

@@ -15,6 +15,30 @@ struct folio_walk;
 struct mmu_gather;
 struct task_struct;
 
+/*
+ * Why a shared PTE table was made private ("broken") or taken back by its
+ * last sharer: the path that had to change it. Reported by the
+ * mm_cow_pte_break and mm_cow_pte_reuse tracepoints.
+ */
+enum cow_pte_reason {
+	COW_PTE_FAULT,		/* a fault from user mode */
+	COW_PTE_KERNEL,		/* a fault taken for the kernel: GUP, uaccess */
+	COW_PTE_MPROTECT,
+	COW_PTE_MREMAP,
+	COW_PTE_MADVISE,	/* MADV_FREE and the like */
+	COW_PTE_MLOCK,
+	COW_PTE_UFFD,		/* userfaultfd registration, UFFDIO_MOVE */
+	COW_PTE_COLLAPSE,	/* MADV_COLLAPSE */
+	COW_PTE_CLEAR_REFS,	/* /proc/PID/clear_refs */
+	COW_PTE_DEVICE,		/* HMM mirroring, device migration */
+	COW_PTE_RMAP,		/* reclaim, migration, KSM, memory failure */
+	COW_PTE_SWAPOFF,
+	COW_PTE_SPLIT,		/* a VMA split inside the table */
+	COW_PTE_ZAP,		/* munmap or MADV_DONTNEED of part of it */
+	COW_PTE_SNAPSHOT,	/* a snapshot fork's child copying */
+	NR_COW_PTE_REASONS
+};
+
 #ifdef CONFIG_COW_PTE
 
 /*
@@ -70,9 +94,9 @@ static inline bool cow_pte_zap(struct mmu_gather *tlb,
 }
 
 int __cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
-		      unsigned long addr, gfp_t gfp);
+		      unsigned long addr, gfp_t gfp, enum cow_pte_reason why);
 int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
-			    unsigned long end);
+			    unsigned long end, enum cow_pte_reason why);
 unsigned int cow_pte_other_sharers(pmd_t *pmd);
 bool __cow_pte_folio_walk_shared(const struct folio_walk *fw,
 				 struct vm_area_struct *vma, unsigned long addr);
@@ -92,23 +116,25 @@ static inline bool cow_pte_folio_walk_shared(const struct folio_walk *fw,
 
 /*
  * Paths that change PTEs other than by faulting or zapping make the table
- * private first. Returns 0, or -ENOMEM with nothing changed.
+ * private first, saying @why. Returns 0, or -ENOMEM with nothing changed.
  */
 static inline int cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
-				  unsigned long addr, gfp_t gfp)
+				  unsigned long addr, gfp_t gfp,
+				  enum cow_pte_reason why)
 {
 	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
 		return 0;
-	return __cow_pte_unshare(vma, pmd, addr, gfp);
+	return __cow_pte_unshare(vma, pmd, addr, gfp, why);
 }
 
 /* The same for every table that maps part of [@start, @end) in @vma. */
 static inline int cow_pte_unshare_range(struct vm_area_struct *vma,
-					unsigned long start, unsigned long end)
+					unsigned long start, unsigned long end,
+					enum cow_pte_reason why)
 {
 	if (likely(!test_bit(MMF_COW_PTE_TABLES, &vma->vm_mm->flags)))
 		return 0;
-	return __cow_pte_unshare_range(vma, start, end);
+	return __cow_pte_unshare_range(vma, start, end, why);
 }
 
 int __cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
@@ -151,7 +177,7 @@ static inline int cow_pte_split_vma(struct vm_area_struct *vma,
 {
 	if (!(addr & ~PMD_MASK))
 		return 0;
-	return cow_pte_unshare_range(vma, addr, addr + 1);
+	return cow_pte_unshare_range(vma, addr, addr + 1, COW_PTE_SPLIT);
 }
 
 /*
@@ -224,13 +250,15 @@ static inline bool cow_pte_zap(struct mmu_gather *tlb,
 }
 
 static inline int cow_pte_unshare(struct vm_area_struct *vma, pmd_t *pmd,
-				  unsigned long addr, gfp_t gfp)
+				  unsigned long addr, gfp_t gfp,
+				  enum cow_pte_reason why)
 {
 	return 0;
 }
 
 static inline int cow_pte_unshare_range(struct vm_area_struct *vma,
-					unsigned long start, unsigned long end)
+					unsigned long start, unsigned long end,
+					enum cow_pte_reason why)
 {
 	return 0;
 }

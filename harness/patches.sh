@@ -90,12 +90,27 @@ selftest_files() {	# $1: list of files from selftests/
 		    -e 's|"\.\./\.\./\.\./lib/|"../../../../lib/|' "$TOP/selftests/$f" |
 			stage "$d/$f"
 	done
-	printf '%s\n' "# SPDX-License-Identifier: GPL-2.0" \
-		"CFLAGS += -Wall -O2 -g \$(KHDR_INCLUDES)" \
-		"LDLIBS += -lpthread -luring" "" \
-		"TEST_GEN_PROGS := $(for f in $1; do case $f in *.c) printf '%s ' "${f%.c}";; esac; done)" \
-		"" "include ../lib.mk" "" "\$(TEST_GEN_PROGS): cowpte_util.h" |
-		sed 's/ *$//' | stage "$d/Makefile"
+	# Every .c file is a program, but paths_common.c: the helpers of the
+	# cow_pte_paths_* programs, compiled once and linked into each.
+	local progs='' hdrs='' common=''
+	for f in $1; do
+		case $f in
+		paths_common.c) common=1 ;;
+		*.c) progs+=" ${f%.c}" ;;
+		*.h) hdrs+=" $f" ;;
+		esac
+	done
+	{
+		printf '%s\n' "# SPDX-License-Identifier: GPL-2.0" \
+			"CFLAGS += -Wall -O2 -g \$(KHDR_INCLUDES)" \
+			"LDLIBS += -lpthread -luring" "" \
+			"TEST_GEN_PROGS :=$progs" "LOCAL_HDRS +=$hdrs" "" "include ../lib.mk"
+		[ -z "$common" ] ||
+			printf '%s\n' "" "\$(OUTPUT)/paths_common.o: paths_common.c \$(LOCAL_HDRS)" \
+				$'\t$(call msg,CC,,$@)' $'\t$(Q)$(COMPILE.c) $< -o $@' "" \
+				"\$(filter \$(OUTPUT)/cow_pte_paths_%,\$(TEST_GEN_PROGS)): \$(OUTPUT)/paths_common.o" "" \
+				"EXTRA_CLEAN += \$(OUTPUT)/paths_common.o"
+	} | stage "$d/Makefile"
 	printf 'CONFIG_COW_PTE=y\nCONFIG_GUP_TEST=y\nCONFIG_TEST_HMM=m\n' | stage "$d/config"
 	g show base:tools/testing/selftests/Makefile |
 		sed 's|^TARGETS += core$|&\nTARGETS += cow_pte|' | stage tools/testing/selftests/Makefile

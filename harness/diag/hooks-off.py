@@ -16,7 +16,8 @@ import re
 import sys
 
 # bit, name, file, the call to wrap, which occurrence of it in the file
-# (0-based), and the tests that drive that path: cow_pte_paths cases, or
+# (0-based), and the tests that drive that path: cases of the
+# cow_pte_paths_* programs (hooks-off.sh finds which program has each), or
 # cow_pte_soundness cases as soundness/NAME.
 HOOKS = [
     (0, "gup_slow", "mm/gup.c", "cow_pte_pmd_shared", 0,

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Show that each path test (cow_pte_paths, and cow_pte_soundness for the
-# hooks it drives) fails without its hook (issue
+# Show that each path test (the cow_pte_paths_* programs, and
+# cow_pte_soundness for the hooks it drives) fails without its hook (issue
 # 4): build build/out/hooksoff, the release kernel patched by hooks-off.py
 # so that cow_pte_off=MASK switches hooks off at boot, then boot it once
 # per hook with only that hook off, running the tests that drive its path
@@ -19,8 +19,24 @@ diag=$TOP/harness/diag
 out=$BUILD/out/hooksoff
 runs=$BUILD/runs
 [ -f "$BUILD/out/release/vmlinux" ] || die "build the release kernel first (make kernel)"
-[ -x "$TOP/selftests/cow_pte_paths" ] ||
-	die "build the selftests first (make selftests)"
+# The path tests are split by area into the cow_pte_paths_* programs;
+# prog_of[TEST] is the one that has TEST, from the harness's listing (-l:
+# a FIXTURE, VARIANT and TEST column, the test last).
+paths_progs=$(make -s --no-print-directory -C "$TOP/selftests" BUILD="$BUILD" list-progs |
+	tr ' ' '\n' | grep '^cow_pte_paths_') || die "no cow_pte_paths_* programs in selftests/"
+declare -A prog_of
+for p in $paths_progs; do
+	[ -x "$TOP/selftests/$p" ] || die "build the selftests first (make selftests)"
+	for t in $("$TOP/selftests/$p" -l 2>&1 | awk '!/^[#-]/ && NF { print $NF }'); do
+		prog_of[$t]=$p
+	done
+done
+for t in $(python3 "$diag/hooks-off.py" --list | cut -d' ' -f3-); do
+	case $t in
+	soundness/*) ;;
+	*) [ -n "${prog_of[$t]:-}" ] || die "no cow_pte_paths_* program has the test $t" ;;
+	esac
+done
 
 if [ "${REBUILD:-1}" = 1 ] && [ "${SUMMARY:-0}" != 1 ]; then
 	"$diag/patched-build.sh" hooksoff "$(python3 "$diag/hooks-off.py" --files)" \
@@ -29,18 +45,25 @@ fi
 
 # One boot: $1 run name, $2 mask, $3... tests.
 boot() {
-	local name=$1 mask=$2 paths=() sound=() t cmd=
+	local name=$1 mask=$2 sound=() t p cmd=
+	local -A paths=()
 	shift 2
 	for t in "$@"; do
 		case $t in
 		soundness/*) sound+=(-t "${t#soundness/}") ;;
-		*) paths+=(-t "$t") ;;
+		*)
+			p=${prog_of[$t]:-}
+			[ -n "$p" ] || die "no cow_pte_paths_* program has the test $t"
+			paths[$p]+=" -t $t"
+			;;
 		esac
 	done
-	[ ${#paths[@]} = 0 ] ||
-		cmd="selftests/cow_pte_paths ${paths[*]} >>/run/out/t.log 2>&1;"
+	for p in $paths_progs; do
+		[ -z "${paths[$p]:-}" ] ||
+			cmd+="selftests/$p${paths[$p]} >>/run/out/t.log 2>&1; "
+	done
 	[ ${#sound[@]} = 0 ] ||
-		cmd+=" selftests/cow_pte_soundness ${sound[*]} >>/run/out/t.log 2>&1;"
+		cmd+="selftests/cow_pte_soundness ${sound[*]} >>/run/out/t.log 2>&1;"
 	echo "$mask" >"$runs/hooksoff-$name.mask"
 	LOG=$runs/hooksoff-$name KERNEL=$out/arch/x86/boot/bzImage VARIANT=release NUMA=1 \
 		CMDLINE="cow_pte_off=$mask loglevel=3" TIMEOUT=${TIMEOUT:-1500} \

@@ -85,9 +85,11 @@ maintainers() {	# F: lines so far -> MAINTAINERS with the entry, on stdout
 selftest_files() {	# $1: list of files from selftests/
 	local d=tools/testing/selftests/cow_pte f
 	for f in $1; do
-		# Includes relative to the kselftest root, as from selftests/mm.
+		# Includes relative to the kselftest root, as from selftests/mm:
+		# the Makefile below, like upstream's, adds no -I for it.
 		sed -e 's|"\.\./\.\./\.\./mm/|"../../../../mm/|' \
-		    -e 's|"\.\./\.\./\.\./lib/|"../../../../lib/|' "$TOP/selftests/$f" |
+		    -e 's|"\.\./\.\./\.\./lib/|"../../../../lib/|' \
+		    -e 's|^#include "\(kselftest[a-z_]*\.h\)"|#include "../\1"|' "$TOP/selftests/$f" |
 			stage "$d/$f"
 	done
 	# Every .c file is a program, but paths_common.c: the helpers of the

@@ -643,7 +643,7 @@ static long poked_in(char *mem, size_t len)
 	long n = 0;
 
 	for (char *p = mem; p < mem + len; p += PAGE_SZ)
-		n += ((volatile uint64_t *)p)[1] == POKED;
+		n += READ_ONCE(((uint64_t *)p)[1]) == POKED;
 	return n;
 }
 

@@ -51,7 +51,7 @@ static long ksm_settle(char **mem, size_t len)
 	for (int i = 0; i < 600 && ksm_read("full_scans") < scans + 2; i++)
 		usleep(50000);
 	for (char *p = *mem; p < *mem + len; p += PAGE_SZ)
-		bad += *(volatile char *)p != (p < *mem + len / 2 ? 0x11 : 0x22);
+		bad += READ_ONCE(*p) != (p < *mem + len / 2 ? 0x11 : 0x22);
 	return bad;
 }
 
@@ -60,8 +60,7 @@ static long ksm_check_unmerged(char **mem, size_t len)
 	long bad = 0;
 
 	for (char *p = *mem; p < *mem + len; p += PAGE_SZ)
-		bad += *(volatile char *)(p + 7) != (p < *mem + len / 2 ?
-						     0x11 : 0x22);
+		bad += READ_ONCE(p[7]) != (p < *mem + len / 2 ? 0x11 : 0x22);
 	/* The bystander checks generation 1. */
 	return bad;
 }
@@ -102,8 +101,7 @@ static long check_ksm(char *mem, size_t len)
 	long bad = 0;
 
 	for (char *p = mem; p < mem + len; p += PAGE_SZ)
-		bad += *(volatile char *)(p + 100) != (p < mem + len / 2 ?
-						       0x11 : 0x22);
+		bad += READ_ONCE(p[100]) != (p < mem + len / 2 ? 0x11 : 0x22);
 	return bad;
 }
 

@@ -527,7 +527,7 @@ TEST_F_TIMEOUT(race, oom_score_counts_unowned, 180)
 /* --- The TLB flush of a break, before its share is given up ---------- */
 
 struct spin_read {
-	volatile uint64_t *at;
+	uint64_t *at;
 	uint64_t forbidden;
 	atomic_bool stop;
 	atomic_long seen;
@@ -539,7 +539,7 @@ static void *spin_reader(void *arg)
 	struct spin_read *s = arg;
 
 	while (!atomic_load(&s->stop))
-		if (*s->at == s->forbidden)
+		if (READ_ONCE(*s->at) == s->forbidden)
 			atomic_fetch_add(&s->seen, 1);
 	return NULL;
 }
@@ -572,7 +572,7 @@ TEST_F_TIMEOUT(race, break_flushes_before_drop, 300)
 		ASSERT_LE(0, pid);
 		if (pid == 0) {
 			struct spin_read s = {
-				.at = (volatile uint64_t *)mem,
+				.at = (uint64_t *)mem,
 				.forbidden = parent_val,
 			};
 			pthread_t t;
@@ -591,7 +591,7 @@ TEST_F_TIMEOUT(race, break_flushes_before_drop, 300)
 					  (*(uint64_t *)mem != stamp(mem, mem, 1))));
 		}
 		event_wait(&broken);
-		*(volatile uint64_t *)mem = parent_val;
+		WRITE_ONCE(*(uint64_t *)mem, parent_val);
 		event_signal(&written);
 		bad = reap(pid);
 		*(uint64_t *)mem = stamp(mem, mem, 1);
@@ -602,11 +602,11 @@ TEST_F_TIMEOUT(race, break_flushes_before_drop, 300)
 /* --- A poisoned page, unmapped from every sharer --------------------- */
 
 static sigjmp_buf bus_jmp;
-static volatile sig_atomic_t bus_seen;
+static atomic_bool bus_seen;	/* lock-free: a signal handler may set it */
 
 static void on_sigbus(int sig)
 {
-	bus_seen = 1;
+	atomic_store(&bus_seen, true);
 }
 
 static void on_sigbus_jump(int sig)
@@ -622,13 +622,16 @@ static void on_sigbus_jump(int sig)
 static int read_poisoned(char *mem, char *page)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus_jump };
-	volatile int mapped = 0;
+	int mapped;
 	long bad;
 
 	if (sigaction(SIGBUS, &sa, NULL))
 		return 99;
-	if (!sigsetjmp(bus_jmp, 1)) {
-		(void)*(volatile char *)page;
+	/* Set once sigsetjmp() has returned: it need not be volatile. */
+	if (sigsetjmp(bus_jmp, 1)) {
+		mapped = 0;
+	} else {
+		(void)READ_ONCE(*page);
 		mapped = 1;
 	}
 	bad = check_range(mem, mem, page - mem, 1, "child") +

@@ -153,7 +153,7 @@ static uint64_t dev_tag(unsigned long block)
 static void put_tag(char *page, uint64_t tag)
 {
 	for (size_t k = 0; k < 3; k++)
-		((volatile uint64_t *)page)[tag_off[k]] = tag;
+		WRITE_ONCE(((uint64_t *)page)[tag_off[k]], tag);
 }
 
 static void stop_tree(void)
@@ -176,13 +176,13 @@ static void mismatch(struct worker *w, unsigned long i, const uint64_t v[3])
 static bool check(struct worker *w, unsigned long i, unsigned long n)
 {
 	for (unsigned long j = i; j < i + n; j++) {
-		const volatile uint64_t *p = (const uint64_t *)page_addr(w, j);
+		const uint64_t *p = (const uint64_t *)page_addr(w, j);
 		uint64_t v[3];
 
 		if ((w->st[j] & (P_MAPPED | P_READ)) != (P_MAPPED | P_READ))
 			continue;
 		for (size_t k = 0; k < 3; k++)
-			v[k] = p[tag_off[k]];
+			v[k] = READ_ONCE(p[tag_off[k]]);
 		if (v[0] == w->tag[j] && v[1] == v[0] && v[2] == v[0])
 			continue;
 		if ((w->st[j] & P_MAYBE_ZERO) && !v[0] && !v[1] && !v[2])

@@ -46,6 +46,18 @@
 #define MADV_COLLAPSE		25
 #endif
 
+/*
+ * A load or store the compiler must make as written, once: the tests read
+ * and write pages whose mapping the kernel changes underneath them, or
+ * that another thread or process writes. These are the kernel's
+ * READ_ONCE() and WRITE_ONCE(), which user space lacks, and the one place
+ * the tests spell volatile.
+ */
+#ifndef READ_ONCE
+#define READ_ONCE(x)		(*(const volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, val)	(*(volatile typeof(x) *)&(x) = (val))
+#endif
+
 #define PAGE_SZ		4096UL
 #define TABLE_SZ	(2UL << 20)	/* memory mapped by one PTE table on x86-64 */
 
@@ -86,8 +98,8 @@ static inline void stamp_range(const char *base, char *from, size_t len,
 	for (char *p = from; p < from + len; p += PAGE_SZ) {
 		uint64_t v = stamp(base, p, gen);
 
-		((volatile uint64_t *)p)[0] = v;
-		((volatile uint64_t *)(p + PAGE_SZ))[-1] = v;
+		WRITE_ONCE(((uint64_t *)p)[0], v);
+		WRITE_ONCE(((uint64_t *)(p + PAGE_SZ))[-1], v);
 	}
 }
 
@@ -102,8 +114,8 @@ static inline long check_range(const char *base, const char *from, size_t len,
 
 	for (const char *p = from; p < from + len; p += PAGE_SZ) {
 		uint64_t want = gen ? stamp(base, p, gen) : 0;
-		uint64_t lo = ((volatile const uint64_t *)p)[0];
-		uint64_t hi = ((volatile const uint64_t *)(p + PAGE_SZ))[-1];
+		uint64_t lo = READ_ONCE(((const uint64_t *)p)[0]);
+		uint64_t hi = READ_ONCE(((const uint64_t *)(p + PAGE_SZ))[-1]);
 
 		if (lo == want && hi == want)
 			continue;

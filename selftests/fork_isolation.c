@@ -589,10 +589,10 @@ static void snapshot_child(char *mem)
 	if (!seen)
 		_exit(99);
 	for (j = 0; j < n; j++)
-		seen[j] = *(volatile uint64_t *)(mem + j * PAGE_SZ);
+		seen[j] = READ_ONCE(*(uint64_t *)(mem + j * PAGE_SZ));
 	usleep(20000);
 	for (j = 0; j < n; j++)
-		if (seen[j] != *(volatile uint64_t *)(mem + j * PAGE_SZ))
+		if (seen[j] != READ_ONCE(*(uint64_t *)(mem + j * PAGE_SZ)))
 			bad++;
 	_exit(bad_to_code(bad));
 }

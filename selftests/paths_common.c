@@ -37,16 +37,15 @@ void on_fault(int sig)
 bool touch_raises(char *p, bool write, int sig)
 {
 	struct sigaction sa = { .sa_handler = on_fault }, old;
-	volatile char *q = p;
 	bool raised = false;
 
 	sigaction(sig, &sa, &old);
 	if (sigsetjmp(fault_jmp, 1))
 		raised = true;
 	else if (write)
-		*q = *q;
+		WRITE_ONCE(*p, READ_ONCE(*p));
 	else
-		(void)*q;
+		(void)READ_ONCE(*p);
 	sigaction(sig, &old, NULL);
 	return raised;
 }

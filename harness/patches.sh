@@ -172,8 +172,11 @@ note "wrote $count patches and a cover letter to $OUT"
 [ "$mode" = write ] && exit 0
 
 # checkpatch --strict on every patch. The selftests' patch (the one that
-# adds tools/testing/selftests/cow_pte) is not clean yet: its findings are
-# counted, not failed on, until the tests are cleaned up.
+# adds tools/testing/selftests/cow_pte) keeps findings that do not fit user
+# space: volatile in its READ_ONCE() and WRITE_ONCE(), the noinline
+# attribute (user space has no noinline macro), the harness's
+# FIXTURE_VARIANT() as a type, and <elf.h>'s type names. They are counted,
+# not failed on.
 unset GIT_INDEX_FILE
 bad=0
 for p in "$OUT"/0*.patch; do
@@ -181,7 +184,7 @@ for p in "$OUT"/0*.patch; do
 	res=$(cd "$SRC" && ./scripts/checkpatch.pl --strict --quiet "$p" 2>/dev/null) || true
 	[ -n "$res" ] || continue
 	if grep -q '^+++ b/tools/testing/selftests/cow_pte/' "$p"; then
-		note "checkpatch: $(basename "$p"): $(echo "$res" | tail -n1) (the selftests; not yet clean)"
+		note "checkpatch: $(basename "$p"): $(echo "$res" | tail -n1) (the selftests; user-space false positives)"
 		continue
 	fi
 	echo "checkpatch: $(basename "$p"):" >&2

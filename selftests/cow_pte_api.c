@@ -22,16 +22,12 @@ static bool have_cow_pte(void)
 	return get_mode() >= 0;
 }
 
-#define REQUIRE_COW_PTE() do {						\
-	if (!have_cow_pte())						\
-		SKIP(return, "kernel without COW PTE: %s", strerror(errno)); \
-} while (0)
-
 TEST(modes_round_trip)
 {
 	int mode;
 
-	REQUIRE_COW_PTE();
+	if (!have_cow_pte())
+		SKIP(return, "kernel without COW PTE: %s", strerror(errno));
 	EXPECT_EQ(PR_COW_PTE_OFF, get_mode());
 	for (mode = PR_COW_PTE_ON_EXEC; mode >= PR_COW_PTE_OFF; mode--) {
 		ASSERT_EQ(0, prctl(PR_SET_COW_PTE, mode, 0, 0, 0));
@@ -51,7 +47,8 @@ TEST(modes_round_trip)
 
 TEST(bad_arguments)
 {
-	REQUIRE_COW_PTE();
+	if (!have_cow_pte())
+		SKIP(return, "kernel without COW PTE: %s", strerror(errno));
 	ASSERT_EQ(0, prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0));
 
 	EXPECT_EQ(-1, prctl(PR_SET_COW_PTE, 3, 0, 0, 0));
@@ -83,7 +80,8 @@ TEST(inherited_over_fork)
 {
 	int mode;
 
-	REQUIRE_COW_PTE();
+	if (!have_cow_pte())
+		SKIP(return, "kernel without COW PTE: %s", strerror(errno));
 	for (mode = PR_COW_PTE_OFF; mode <= PR_COW_PTE_ON_EXEC_SNAPSHOT;
 	     mode++) {
 		pid_t pid;
@@ -118,7 +116,8 @@ static int mode_after_exec(int mode)
 
 TEST(over_exec)
 {
-	REQUIRE_COW_PTE();
+	if (!have_cow_pte())
+		SKIP(return, "kernel without COW PTE: %s", strerror(errno));
 	EXPECT_EQ(PR_COW_PTE_OFF, mode_after_exec(PR_COW_PTE_OFF));
 	EXPECT_EQ(PR_COW_PTE_OFF, mode_after_exec(PR_COW_PTE_ON));
 	EXPECT_EQ(PR_COW_PTE_ON_EXEC, mode_after_exec(PR_COW_PTE_ON_EXEC));
@@ -135,8 +134,8 @@ struct counters {
 static struct counters counters(void)
 {
 	struct counters c = {
-		vmstat("cow_pte_shared"), vmstat("cow_pte_copied"),
-		vmstat("cow_pte_reused"), vmstat("cow_pte_dropped"),
+		vmstat_read("cow_pte_shared"), vmstat_read("cow_pte_copied"),
+		vmstat_read("cow_pte_reused"), vmstat_read("cow_pte_dropped"),
 	};
 
 	return c;
@@ -155,7 +154,8 @@ TEST(untouched_child_drops_parent_reuses)
 	char *mem;
 	pid_t pid;
 
-	REQUIRE_COW_PTE();
+	if (!have_cow_pte())
+		SKIP(return, "kernel without COW PTE: %s", strerror(errno));
 	mem = region_alloc(TABLES * TABLE_SZ);
 	ASSERT_NE(NULL, mem);
 	stamp_range(mem, mem, TABLES * TABLE_SZ, 1);
@@ -190,7 +190,8 @@ TEST(writing_child_copies)
 	char *mem;
 	pid_t pid;
 
-	REQUIRE_COW_PTE();
+	if (!have_cow_pte())
+		SKIP(return, "kernel without COW PTE: %s", strerror(errno));
 	mem = region_alloc(TABLES * TABLE_SZ);
 	ASSERT_NE(NULL, mem);
 	stamp_range(mem, mem, TABLES * TABLE_SZ, 1);

@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <linux/userfaultfd.h>
 #include <liburing.h>
+#include <stdalign.h>
 
 #include "../../../mm/gup_test.h"
 #include "../../../lib/test_hmm_uapi.h"
@@ -39,13 +40,6 @@
 
 static int hmm_fd = -1;
 static pid_t hmm_fd_pid;
-
-/* ONE_SIDE() for a device test, skipped without test_hmm's device. */
-#define DEVICE_ONE_SIDE(prep, act) do {					\
-	if (access(HMM_DEV, F_OK))					\
-		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");	\
-	ONE_SIDE(prep, act, NULL);					\
-} while (0)
 
 /*
  * Run a mirror command on [@at, @at + DEV_SZ), with @buf as the device's
@@ -143,7 +137,9 @@ static long act_hmm_write(char **mem, size_t len)
 
 TEST_F_TIMEOUT(paths, device_mirror_write, 180)
 {
-	DEVICE_ONE_SIDE(NULL, act_hmm_write);
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(NULL, act_hmm_write, NULL);
 }
 
 static long hmm_to_device(char *mem, size_t len)
@@ -180,7 +176,9 @@ static long act_hmm_migrate(char **mem, size_t len)
 
 TEST_F_TIMEOUT(paths, device_migrate_after_fork, 180)
 {
-	DEVICE_ONE_SIDE(NULL, act_hmm_migrate);
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(NULL, act_hmm_migrate, NULL);
 }
 
 /*
@@ -191,7 +189,9 @@ TEST_F_TIMEOUT(paths, device_migrate_after_fork, 180)
  */
 TEST_F_TIMEOUT(paths, device_private_before_fork, 180)
 {
-	DEVICE_ONE_SIDE(hmm_to_device, act_read);
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(hmm_to_device, act_read, NULL);
 }
 
 static long hmm_exclusive(char *mem, size_t len)
@@ -208,7 +208,9 @@ static long act_hmm_exclusive(char **mem, size_t len)
 
 TEST_F_TIMEOUT(paths, device_exclusive_after_fork, 180)
 {
-	DEVICE_ONE_SIDE(NULL, act_hmm_exclusive);
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(NULL, act_hmm_exclusive, NULL);
 }
 
 /*
@@ -217,7 +219,9 @@ TEST_F_TIMEOUT(paths, device_exclusive_after_fork, 180)
  */
 TEST_F_TIMEOUT(paths, device_exclusive_before_fork, 180)
 {
-	DEVICE_ONE_SIDE(hmm_exclusive, act_read);
+	if (access(HMM_DEV, F_OK))
+		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
+	ONE_SIDE(hmm_exclusive, act_read, NULL);
 }
 
 /* --- userfaultfd ------------------------------------------------------ */
@@ -229,6 +233,7 @@ TEST_F_TIMEOUT(paths, device_exclusive_before_fork, 180)
  */
 static long act_uffd(char **mem, size_t len)
 {
+	alignas(PAGE_SZ) char src[PAGE_SZ];
 	struct uffdio_register reg = {
 		.range = { (uintptr_t)*mem, len },
 		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
@@ -238,7 +243,6 @@ static long act_uffd(char **mem, size_t len)
 		.range = { (uintptr_t)*mem + TABLE_SZ, PAGE_SZ },
 	};
 	char *into = *mem + 2 * TABLE_SZ + 7 * PAGE_SZ;
-	char src[PAGE_SZ] __attribute__((aligned(PAGE_SZ)));
 	struct uffdio_copy copy = {
 		.dst = (uintptr_t)into, .src = (uintptr_t)src, .len = PAGE_SZ,
 	};
@@ -663,7 +667,8 @@ static long poke_other(char *mem, size_t len, pid_t pid)
 		return fail("PTRACE_DETACH");
 	seen = poked_in(mem, len);
 	if (seen)
-		fprintf(stderr, "# tracer: %ld of its pages hold the words it poked into the tracee\n",
+		fprintf(stderr,
+			"# tracer: %ld of its pages hold the words it poked into the tracee\n",
 			seen);
 	return bad + seen + check_range(mem, mem, len, 1, "tracer");
 }
@@ -923,7 +928,8 @@ static long cgroup_pagetables(const char *cg)
 	return ret;
 }
 
-static char charge_cg[] = "/sys/fs/cgroup/cowpte-pt-XXXXXX";
+/* The test's memory cgroup, and whether the copies must be charged there. */
+static const char *charge_cg;
 static bool charge_copies;
 
 /*
@@ -983,16 +989,18 @@ static long act_hmm_charged(char **mem, size_t len)
 
 TEST_F_TIMEOUT(paths, device_copy_charged, 180)
 {
+	char cg[] = "/sys/fs/cgroup/cowpte-pt-XXXXXX";
 	const char *why;
 
 	if (access(HMM_DEV, F_OK))
 		SKIP(return, "no " HMM_DEV " (CONFIG_TEST_HMM)");
-	why = mem_cgroup_make(charge_cg, NULL);
+	why = mem_cgroup_make(cg, NULL);
 	if (why)
 		SKIP(return, "%s", why);
+	charge_cg = cg;
 	charge_copies = variant->cow_pte;
 	ONE_SIDE(NULL, act_hmm_charged, NULL);
-	rmdir(charge_cg);
+	rmdir(cg);
 }
 
 TEST_HARNESS_MAIN

@@ -16,7 +16,7 @@
 
 /* --- /proc: soft-dirty, pagemap, smaps -------------------------------- */
 
-static int clear_refs(const char *what)
+static int clear_refs_write(const char *what)
 {
 	int fd = open("/proc/self/clear_refs", O_WRONLY);
 	int ret = -1;
@@ -32,7 +32,7 @@ static int clear_refs(const char *what)
 /* Clean before fork, then dirtied again: every page is soft-dirty. */
 static long prep_soft_dirty(char *mem, size_t len)
 {
-	if (clear_refs("4"))
+	if (clear_refs_write("4"))
 		return fail("clear_refs 4");
 	stamp_range(mem, mem, len, 1);
 	return 0;
@@ -40,7 +40,7 @@ static long prep_soft_dirty(char *mem, size_t len)
 
 static long act_clear_soft_dirty(char **mem, size_t len)
 {
-	return clear_refs("4") ? fail("clear_refs 4") : 0;
+	return clear_refs_write("4") ? fail("clear_refs 4") : 0;
 }
 
 /* One side clearing its soft-dirty bits must not clear the other's. */
@@ -79,9 +79,10 @@ TEST_F_TIMEOUT(paths, pagemap_exclusive, 180)
 /* Rss, Pss and Referenced, in kB, of the mapping that starts at @mem. */
 static int smaps_of(char *mem, long *rss, long *pss, long *ref)
 {
-	char line[256], want[32];
+	char line[256], want[32], key[32];
 	bool in = false;
 	FILE *f = fopen("/proc/self/smaps", "r");
+	long kb;
 
 	if (!f)
 		return -1;
@@ -93,11 +94,14 @@ static int smaps_of(char *mem, long *rss, long *pss, long *ref)
 			in = !strncmp(line, want, strlen(want));
 			continue;
 		}
-		if (in) {
-			sscanf(line, "Rss: %ld kB", rss);
-			sscanf(line, "Pss: %ld kB", pss);
-			sscanf(line, "Referenced: %ld kB", ref);
-		}
+		if (!in || sscanf(line, "%31s %ld kB", key, &kb) != 2)
+			continue;
+		if (!strcmp(key, "Rss:"))
+			*rss = kb;
+		else if (!strcmp(key, "Pss:"))
+			*pss = kb;
+		else if (!strcmp(key, "Referenced:"))
+			*ref = kb;
 	}
 	fclose(f);
 	return *rss < 0 || *pss < 0 || *ref < 0 ? -1 : 0;
@@ -166,7 +170,7 @@ static long act_clear_refs_young(char **mem, size_t len)
 {
 	long rss, pss, ref;
 
-	if (clear_refs("1"))
+	if (clear_refs_write("1"))
 		return fail("clear_refs 1");
 	if (smaps_of(*mem, &rss, &pss, &ref))
 		return fail("smaps");
@@ -294,7 +298,8 @@ static long migrate_region(char *mem, size_t len, bool use_mbind, bool all)
 		if (!use_mbind)
 			wrong |= status[i] != (want == to ? to : -EACCES);
 		if (wrong && bad++ < 4)
-			fprintf(stderr, "# page %zu: on node %d (was on %d), status %d; want node %d\n",
+			fprintf(stderr,
+				"# page %zu: on node %d (was on %d), status %d; want node %d\n",
 				i, after[i], before[i], use_mbind ? 0 : status[i], want);
 	}
 	if (bad)
@@ -363,7 +368,7 @@ TEST_F_TIMEOUT(paths, migrate_mbind_all, 180)
 #define NUMA_DEBUGFS	"/sys/kernel/debug/sched/numa_balancing/"
 
 /* How many times the NUMA scanner has passed over this mm, or -1. */
-static long numa_scan_seq(void)
+static long numa_scan_seq_read(void)
 {
 	FILE *f = fopen("/proc/self/sched", "r");
 	char line[256];
@@ -385,14 +390,15 @@ static long numa_scan_seq(void)
  */
 static bool numa_scanned(long updates, long seq)
 {
-	return vmstat("numa_pte_updates") > updates || numa_scan_seq() > seq;
+	return vmstat_read("numa_pte_updates") > updates ||
+	       numa_scan_seq_read() > seq;
 }
 
 static long act_numa_scan(char **mem, size_t len)
 {
-	long updates = vmstat("numa_pte_updates");
-	long copied = vmstat("cow_pte_copied");
-	long seq = numa_scan_seq();
+	long updates = vmstat_read("numa_pte_updates");
+	long copied = vmstat_read("cow_pte_copied");
+	long seq = numa_scan_seq_read();
 	struct timespec t0, now;
 	size_t own_len = 64 * PAGE_SZ;
 	char *own;
@@ -429,12 +435,12 @@ static long act_numa_scan(char **mem, size_t len)
 	munmap(own, own_len);
 	if (!numa_scanned(updates, seq)) {
 		fprintf(stderr, "# the NUMA scanner did not run (scan sequence %ld, now %ld)\n",
-			seq, numa_scan_seq());
+			seq, numa_scan_seq_read());
 		bad++;
 	}
-	if (sharing && vmstat("cow_pte_copied") != copied) {
+	if (sharing && vmstat_read("cow_pte_copied") != copied) {
 		fprintf(stderr, "# NUMA balancing broke %ld shared tables\n",
-			vmstat("cow_pte_copied") - copied);
+			vmstat_read("cow_pte_copied") - copied);
 		bad++;
 	}
 	return bad;

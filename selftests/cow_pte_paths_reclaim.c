@@ -264,7 +264,7 @@ static long swap_counted(pid_t pid, char *mem, size_t len)
  * then counts the entries in its tables, and both read their data back
  * from swap.
  */
-static char reclaim_cg[] = "/sys/fs/cgroup/cowpte-rc-XXXXXX";
+static const char *reclaim_cg;	/* the test's memory cgroup */
 
 /* Before fork: the region's pages, faulted in again, are the cgroup's. */
 static long prep_reclaim(char *mem, size_t len)
@@ -307,13 +307,15 @@ static long act_memcg_reclaim(char **mem, size_t len)
 
 TEST_F_TIMEOUT(paths, memcg_reclaim, 180)
 {
-	const char *why = mem_cgroup_make(reclaim_cg, NULL);
+	char cg[] = "/sys/fs/cgroup/cowpte-rc-XXXXXX";
+	const char *why = mem_cgroup_make(cg, NULL);
 
 	if (why)
 		SKIP(return, "%s", why);
+	reclaim_cg = cg;
 	ONE_SIDE(prep_reclaim, act_memcg_reclaim, NULL);
 	cgroup_enter("/sys/fs/cgroup");
-	rmdir(reclaim_cg);
+	rmdir(cg);
 }
 
 /*
@@ -509,14 +511,15 @@ TEST_F_TIMEOUT(paths, oom_reap_forked, 180)
 
 /* --- khugepaged --------------------------------------------------------- */
 
+#define KHUGEPAGED	"/sys/kernel/mm/transparent_hugepage/khugepaged/"
+
 static long khugepaged_read(const char *name)
 {
 	char path[128];
 	long v = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/transparent_hugepage/khugepaged/%s", name);
+	snprintf(path, sizeof(path), KHUGEPAGED "%s", name);
 	f = fopen(path, "r");
 	if (f) {
 		if (fscanf(f, "%ld", &v) != 1)
@@ -542,8 +545,7 @@ static long act_khugepaged(char **mem, size_t len)
 
 static int khugepaged_sleep(long ms)
 {
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/khugepaged/"
-			"scan_sleep_millisecs", "w");
+	FILE *f = fopen(KHUGEPAGED "scan_sleep_millisecs", "w");
 
 	if (!f)
 		return -1;

@@ -20,16 +20,17 @@
  */
 static long region_faults(char *mem, size_t len, bool write, const char *what)
 {
+	static const size_t page_off[] = { 0, 301 * PAGE_SZ };
 	long bad = 0;
 
 	for (size_t off = 0; off < len; off += TABLE_SZ) {
-		char *pages[] = { mem + off, mem + off + 301 * PAGE_SZ };
+		for (size_t i = 0; i < ARRAY_SIZE(page_off); i++) {
+			char *p = mem + off + page_off[i];
 
-		for (int i = 0; i < 2; i++) {
-			if (touch_raises(pages[i], write, SIGSEGV))
+			if (touch_raises(p, write, SIGSEGV))
 				continue;
 			fprintf(stderr, "# %s: %s of %p did not fault\n",
-				what, write ? "write" : "read", pages[i]);
+				what, write ? "write" : "read", p);
 			bad++;
 		}
 	}
@@ -361,10 +362,10 @@ static long act_split_unmap(char **mem, size_t len)
 			return fail("madvise(MADV_DONTDUMP)");
 	if (check_range(*mem, *mem, len, 1, "split"))
 		return 1;
-	copied = vmstat("cow_pte_copied");
+	copied = vmstat_read("cow_pte_copied");
 	if (remap_region(*mem, len))
 		return -1;
-	copied = vmstat("cow_pte_copied") - copied;
+	copied = vmstat_read("cow_pte_copied") - copied;
 	if (copied)
 		fprintf(stderr, "# unmapping whole VMAs copied %ld tables\n",
 			copied);
@@ -583,7 +584,7 @@ TEST_F_TIMEOUT(paths, brk_shrink, 180)
 	stamp_range(heap, heap, len, 1);
 	pid = fork();
 	ASSERT_LE(0, pid);
-	if ((pid == 0) == variant->child_acts) {
+	if (pid == 0 ? variant->child_acts : !variant->child_acts) {
 		long bad = 0;
 
 		/* Into the second table, then back up. */

@@ -26,7 +26,7 @@ struct counters {
 static struct counters counters(void)
 {
 	struct counters c = {
-		vmstat("cow_pte_copied"), vmstat("cow_pte_reused"),
+		vmstat_read("cow_pte_copied"), vmstat_read("cow_pte_reused"),
 	};
 
 	return c;

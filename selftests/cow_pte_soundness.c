@@ -100,10 +100,13 @@ static bool acting(const FIXTURE_VARIANT(sound) *variant, pid_t pid)
  * the parent checks its own @bad and the child's.
  */
 #define BOTH_SIDES_DONE(pid, bad) do {					\
-	if ((pid) == 0)							\
-		_exit(bad_to_code(bad));				\
-	EXPECT_EQ(0, (bad));						\
-	EXPECT_EQ(0, reap(pid));					\
+	pid_t __pid = (pid);						\
+	long __bad = (bad);						\
+									\
+	if (__pid == 0)							\
+		_exit(bad_to_code(__bad));				\
+	EXPECT_EQ(0, __bad);						\
+	EXPECT_EQ(0, reap(__pid));					\
 } while (0)
 
 /* --- A page that may be pinned, in a table a zap must break ---------- */
@@ -256,10 +259,10 @@ TEST_F_TIMEOUT(sound, merge_moves_boundary, 180)
 		if (madvise(tail - moved, moved, MADV_DONTDUMP))
 			bad = 1000 - !fail("MADV_DONTDUMP");
 		bad += check_range(mem, mem, REGION_SZ, 1, "acting side");
-		copied = vmstat("cow_pte_copied");
+		copied = vmstat_read("cow_pte_copied");
 		if (munmap(mem, REGION_SZ - moved))
 			bad = 1000 - !fail("munmap");
-		copied = vmstat("cow_pte_copied") - copied;
+		copied = vmstat_read("cow_pte_copied") - copied;
 		if (copied)
 			fprintf(stderr, "# unmapping a whole VMA copied %ld tables\n",
 				copied);
@@ -448,9 +451,9 @@ TEST_F_TIMEOUT(race, swapoff_copies_swapped_only, 300)
 		_exit(bad_to_code(check_range(mem, mem, REGION_SZ, 1, "child")));
 	}
 	event_wait(&swapped);
-	copied = vmstat("cow_pte_copied");
+	copied = vmstat_read("cow_pte_copied");
 	EXPECT_EQ(0, syscall(SYS_swapoff, dev));
-	copied = vmstat("cow_pte_copied") - copied;
+	copied = vmstat_read("cow_pte_copied") - copied;
 	EXPECT_EQ(0, syscall(SYS_swapon, dev, 0));
 	event_signal(&done);
 	EXPECT_EQ(0, reap(pid));
@@ -465,7 +468,7 @@ TEST_F_TIMEOUT(race, swapoff_copies_swapped_only, 300)
 /* --- Memory no mm counts still counts for the OOM killer ------------- */
 
 /* /proc/PID/oom_score, or -1. */
-static long oom_score(pid_t pid)
+static long oom_score_read(pid_t pid)
 {
 	char path[64];
 
@@ -488,7 +491,7 @@ TEST_F_TIMEOUT(race, oom_score_counts_unowned, 180)
 	char *big;
 	pid_t pid;
 
-	total = (meminfo("MemTotal") + meminfo("SwapTotal")) / 4;
+	total = (meminfo_read("MemTotal") + meminfo_read("SwapTotal")) / 4;
 	ASSERT_LT(0, total);
 	big = region_alloc(len);
 	ASSERT_NE(NULL, big);
@@ -511,7 +514,7 @@ TEST_F_TIMEOUT(race, oom_score_counts_unowned, 180)
 	 */
 	share = (long)(len / PAGE_SZ) * 1000 / total;
 	expected = (1000 + share * 9 / 10) * 2 / 3;
-	score = oom_score(pid);
+	score = oom_score_read(pid);
 	event_signal(&written);
 	EXPECT_EQ(0, reap(pid));
 	EXPECT_EQ(0, check_range(big, big, len, 2, "parent"));
@@ -650,10 +653,10 @@ static int read_poisoned(char *mem, char *page)
  * mapped after that is left to whoever touches it next. Twelve children
  * (more than the kernel copies for in one pass) share the table that maps
  * the page, while the parent has its own copy, so the unmap has to copy
- * the children's table from an rmap walk, where it may not sleep. Such an allocation fails here (fail_page_alloc, for the
- * parent's allocations that cannot sleep), as it can under memory pressure
- * or when a child holds its mmap lock: the page must still be unmapped
- * from every child.
+ * the children's table from an rmap walk, where it may not sleep. Such an
+ * allocation fails here (fail_page_alloc, for the parent's allocations
+ * that cannot sleep), as it can under memory pressure or when a child
+ * holds its mmap lock: the page must still be unmapped from every child.
  */
 TEST_F_TIMEOUT(race, hwpoison_unmaps_every_sharer, 180)
 {
@@ -761,7 +764,7 @@ TEST_F_TIMEOUT(race, core_dump_copies_nothing, 180)
 	    knob_write("/proc/sys/kernel/core_pattern", pattern))
 		SKIP(return, "cannot set core_pattern");
 	fclose(f);
-	copied = vmstat("cow_pte_copied");
+	copied = vmstat_read("cow_pte_copied");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -772,7 +775,7 @@ TEST_F_TIMEOUT(race, core_dump_copies_nothing, 180)
 		_exit(99);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	copied = vmstat("cow_pte_copied") - copied;
+	copied = vmstat_read("cow_pte_copied") - copied;
 	knob_write("/proc/sys/kernel/core_pattern", saved);
 	snprintf(path, sizeof(path), "/tmp/cow_pte_core.%d", pid);
 	EXPECT_TRUE(WIFSIGNALED(status) && WCOREDUMP(status));

@@ -161,9 +161,13 @@ static void stop_tree(void)
 	atomic_store(&sh->failed, 1);
 }
 
+/* Long messages are kept whole, for grep, on lines of their own. */
+#define MISMATCH_MSG \
+	"MISMATCH seed %llu %s step %lu op %s: page %p (slice page %lu) holds %#llx/%#llx/%#llx, want %#llx%s\n"
+
 static void mismatch(struct worker *w, unsigned long i, const uint64_t v[3])
 {
-	ksft_print_msg("MISMATCH seed %llu %s step %lu op %s: page %p (slice page %lu) holds %#llx/%#llx/%#llx, want %#llx%s\n",
+	ksft_print_msg(MISMATCH_MSG,
 		       (unsigned long long)seed, w->who, w->step, w->op,
 		       page_addr(w, i), i, (unsigned long long)v[0],
 		       (unsigned long long)v[1], (unsigned long long)v[2],
@@ -338,7 +342,7 @@ static void op_madvise(struct worker *w, unsigned long i, unsigned long n)
 	static const int advice[] = { MADV_DONTNEED, MADV_FREE, MADV_PAGEOUT,
 				      MADV_COLD, MADV_COLLAPSE, MADV_MERGEABLE,
 				      MADV_WILLNEED, MADV_DONTDUMP, MADV_DODUMP };
-	int a = advice[pick(w, sizeof(advice) / sizeof(advice[0]))];
+	int a = advice[pick(w, ARRAY_SIZE(advice))];
 	int ret;
 
 	if (!all_mapped(w, i, n))
@@ -445,6 +449,9 @@ static void op_vmsplice(struct worker *w, unsigned long i)
 	op_munmap(w, i, 1);
 }
 
+#define SPLICED_MISMATCH_MSG \
+	"MISMATCH seed %llu %s step %lu: spliced page %d holds %#llx, want %#llx\n"
+
 static bool drain_spliced(struct worker *w)
 {
 	uint64_t buf[PAGE_SZ / 8];
@@ -463,7 +470,7 @@ static bool drain_spliced(struct worker *w)
 		     buf[tag_off[2]] == s->tag) || (s->maybe_zero && zero))
 			continue;
 		w->op = "vmsplice drain";
-		ksft_print_msg("MISMATCH seed %llu %s step %lu: spliced page %d holds %#llx, want %#llx\n",
+		ksft_print_msg(SPLICED_MISMATCH_MSG,
 			       (unsigned long long)seed, w->who, w->step, k,
 			       (unsigned long long)buf[tag_off[0]],
 			       (unsigned long long)s->tag);
@@ -582,7 +589,6 @@ static void op_odirect(struct worker *w, unsigned long i, unsigned long n)
 	}
 }
 
-
 static bool reap_kids(struct worker *w, bool all)
 {
 	int status;
@@ -651,7 +657,8 @@ static void op_fork(struct worker *w)
 	if (w->pipe[0] >= 0) {
 		close(w->pipe[0]);
 		close(w->pipe[1]);
-		w->pipe[0] = w->pipe[1] = -1;
+		w->pipe[0] = -1;
+		w->pipe[1] = -1;
 	}
 	w->nspliced = 0;
 	if (!check(w, 0, SLICE_PAGES))
@@ -897,7 +904,7 @@ static bool arm_injection(bool on)
 	char path[128];
 
 	for (size_t k = 0; k < 2; k++) {
-		for (size_t v = 0; on && v < sizeof(vals) / sizeof(vals[0]); v++) {
+		for (size_t v = 0; on && v < ARRAY_SIZE(vals); v++) {
 			snprintf(path, sizeof(path), FAIL_DIR "%s%s", knobs[k],
 				 vals[v][0]);
 			/* failslab has no ignore-gfp-wait knob of that name. */
@@ -926,12 +933,15 @@ static void reap_orphans(void)
 			child_ended("an orphan", pid, exit_code(status));
 }
 
+#define STRESS_MSG \
+	"%s: %ld ops, %ld forks, %ld tables shared, %ld ENOMEM/EAGAIN, %ld children killed by OOM/SIGBUS\n"
+
 /* The random tree for @secs seconds; true when no mismatch was seen. */
 static bool stress(unsigned int secs, bool inject)
 {
 	struct worker *w;
 	pthread_t tid[MAX_THREADS];
-	long shared0 = vmstat("cow_pte_shared");
+	long shared0 = vmstat_read("cow_pte_shared");
 
 	injecting = inject;
 	memset(sh, 0, sizeof(*sh));
@@ -948,7 +958,8 @@ static bool stress(unsigned int secs, bool inject)
 	for (int t = 0; t < nthreads; t++) {
 		w[t].base = region + t * SLICE_PAGES * PAGE_SZ;
 		w[t].rng = seed ^ (0x7468726561640000ULL + t + (inject ? 0x100 : 0));
-		w[t].pipe[0] = w[t].pipe[1] = -1;
+		w[t].pipe[0] = -1;
+		w[t].pipe[1] = -1;
 		snprintf(w[t].who, sizeof(w[t].who), "%s.t%d",
 			 inject ? "inject" : "root", t);
 		if (t & 1)
@@ -964,10 +975,10 @@ static bool stress(unsigned int secs, bool inject)
 	reap_orphans();
 	if (inject)
 		write_file("/proc/self/make-it-fail", "0");
-	ksft_print_msg("%s: %ld ops, %ld forks, %ld tables shared, %ld ENOMEM/EAGAIN, %ld children killed by OOM/SIGBUS\n",
+	ksft_print_msg(STRESS_MSG,
 		       inject ? "with failures injected" : "stress",
 		       atomic_load(&sh->ops), atomic_load(&sh->forks),
-		       vmstat("cow_pte_shared") - shared0,
+		       vmstat_read("cow_pte_shared") - shared0,
 		       atomic_load(&sh->enomem), atomic_load(&sh->oom_kills));
 	for (int t = 0; t < nthreads; t++)
 		if (w[t].pipe[0] >= 0) {
@@ -977,7 +988,7 @@ static bool stress(unsigned int secs, bool inject)
 	munmap(region, nthreads * SLICE_PAGES * PAGE_SZ);
 	free(w);
 	/* No sharing means the run tested the stock fork only. */
-	if (!inject && vmstat("cow_pte_shared") == shared0) {
+	if (!inject && vmstat_read("cow_pte_shared") == shared0) {
 		ksft_print_msg("no table was shared\n");
 		return false;
 	}
@@ -994,7 +1005,7 @@ static bool stress(unsigned int secs, bool inject)
  */
 static long unheld_kb(void)
 {
-	long kb = meminfo("MemFree") + meminfo("Slab"), n;
+	long kb = meminfo_read("MemFree") + meminfo_read("Slab"), n;
 	char line[256];
 	FILE *f = fopen("/proc/zoneinfo", "r");
 
@@ -1006,6 +1017,9 @@ static long unheld_kb(void)
 	fclose(f);
 	return kb;
 }
+
+#define LEAK_MSG \
+	"leak check: %lu cycles, %ld tables shared, %ld given back; PageTables %+ld kB, AnonPages %+ld kB, free memory %+ld kB over the last %lu cycles\n"
 
 /*
  * @cycles fork+exit cycles of a process with shared tables leave page
@@ -1052,12 +1066,12 @@ static bool leak_check(unsigned long cycles)
 	/* Taken with the region still mapped, as at the end of the warm-up. */
 	unheld = unheld_kb() - unheld0;
 	munmap(mem, len);
-	shared = vmstat("cow_pte_shared") - b.shared;
-	ended = vmstat("cow_pte_copied") - b.copied +
-		vmstat("cow_pte_dropped") - b.dropped;
-	pt = meminfo("PageTables") - b.page_tables;
+	shared = vmstat_read("cow_pte_shared") - b.shared;
+	ended = vmstat_read("cow_pte_copied") - b.copied +
+		vmstat_read("cow_pte_dropped") - b.dropped;
+	pt = meminfo_read("PageTables") - b.page_tables;
 	anon = anon_growth(&b, &others);
-	ksft_print_msg("leak check: %lu cycles, %ld tables shared, %ld given back; PageTables %+ld kB, AnonPages %+ld kB, free memory %+ld kB over the last %lu cycles\n",
+	ksft_print_msg(LEAK_MSG,
 		       cycles, shared, ended, pt, anon, unheld, cycles - warmup);
 	/*
 	 * Each cycle shares 16 tables. The counters must match exactly; page
@@ -1114,9 +1128,9 @@ int main(void)
 	ksm_was_off = read_file_char(KSM_RUN) == '0' && !write_file(KSM_RUN, "1");
 
 	ksft_test_result(stress(secs, false), "stress\n");
-	if (!arm_injection(true))
+	if (!arm_injection(true)) {
 		ksft_test_result_skip("stress with failures injected (no fail_page_alloc)\n");
-	else {
+	} else {
 		bool ok = stress(secs / 2 + 1, true);
 
 		arm_injection(false);

@@ -303,7 +303,7 @@ TEST_F(trace, quiet_without_sharing)
 /* Fork with the mode on, and return how much @counter grew meanwhile. */
 static long fork_counting(const char *counter)
 {
-	long before = vmstat(counter);
+	long before = vmstat_read(counter);
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -312,7 +312,7 @@ static long fork_counting(const char *counter)
 		_exit(0);
 	if (reap(pid))
 		return -1;
-	return vmstat(counter) - before;
+	return vmstat_read(counter) - before;
 }
 
 /*

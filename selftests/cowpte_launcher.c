@@ -35,18 +35,27 @@ static int report_mode(void)
 	return mode < 0 ? REPORT_NONE : REPORT_BASE + mode;
 }
 
-#define REQUIRE_LAUNCHER() do {						\
-	if (access(launcher, X_OK) || access(preload, R_OK))		\
-		SKIP(return, "launcher not built (%.200s): run "	\
-		     "'make -C launcher' (make selftests builds it)",	\
-		     launcher);						\
-} while (0)
+/*
+ * Why a test cannot run, or NULL: the launcher and the preload library
+ * must be built and, with @cow_pte, the kernel must have COW PTE.
+ */
+static const char *missing(bool cow_pte)
+{
+	static char why[PATH_MAX + 128];
 
-#define REQUIRE_COW_PTE() do {						\
-	REQUIRE_LAUNCHER();						\
-	if (get_mode() < 0)						\
-		SKIP(return, "kernel without COW PTE: %s", strerror(errno)); \
-} while (0)
+	if (access(launcher, X_OK) || access(preload, R_OK)) {
+		snprintf(why, sizeof(why),
+			 "launcher not built (%.200s): run 'make -C launcher' (make selftests builds it)",
+			 launcher);
+		return why;
+	}
+	if (cow_pte && get_mode() < 0) {
+		snprintf(why, sizeof(why), "kernel without COW PTE: %s",
+			 strerror(errno));
+		return why;
+	}
+	return NULL;
+}
 
 /*
  * Run @argv (NULL-terminated) from a child whose own COW PTE mode is
@@ -106,10 +115,13 @@ static int run(const char *const argv[], int mode, const char *ld_preload,
 TEST(exec_mode)
 {
 	char out[OUT_SZ];
+	const char *why = missing(true);
 
-	REQUIRE_COW_PTE();
+	if (why)
+		SKIP(return, "%s", why);
 	{
-		const char *argv[] = { launcher, "--", self, "--report-mode", NULL };
+		static const char *const argv[] = { launcher, "--", self,
+						    "--report-mode", NULL };
 
 		EXPECT_EQ(REPORT_BASE + PR_COW_PTE_ON_EXEC,
 			  run(argv, PR_COW_PTE_OFF, NULL, out, sizeof(out)));
@@ -117,8 +129,8 @@ TEST(exec_mode)
 	}
 	{
 		/* Without "--", and the program's options left to it. */
-		const char *argv[] = { launcher, "-m", "exec", self,
-				       "--report-mode-after-exec", NULL };
+		static const char *const argv[] = { launcher, "-m", "exec", self,
+						    "--report-mode-after-exec", NULL };
 
 		EXPECT_EQ(REPORT_BASE + PR_COW_PTE_ON_EXEC,
 			  run(argv, PR_COW_PTE_OFF, NULL, out, sizeof(out)));
@@ -129,11 +141,13 @@ TEST(exec_mode)
 TEST(snapshot_mode)
 {
 	const int want = PR_COW_PTE_ON_EXEC | PR_COW_PTE_SNAPSHOT;
-	const char *argv[] = { launcher, "-m", "snapshot", self,
-			       "--report-mode-after-exec", NULL };
+	static const char *const argv[] = { launcher, "-m", "snapshot", self,
+					    "--report-mode-after-exec", NULL };
 	char out[OUT_SZ];
+	const char *why = missing(true);
 
-	REQUIRE_COW_PTE();
+	if (why)
+		SKIP(return, "%s", why);
 	EXPECT_EQ(REPORT_BASE + want,
 		  run(argv, PR_COW_PTE_OFF, NULL, out, sizeof(out)));
 	EXPECT_STREQ("", out);
@@ -143,11 +157,13 @@ TEST(snapshot_mode)
 TEST(on_mode)
 {
 	char out[OUT_SZ];
+	const char *why = missing(true);
 
-	REQUIRE_COW_PTE();
+	if (why)
+		SKIP(return, "%s", why);
 	{
-		const char *argv[] = { launcher, "-m", "on", "--", self,
-				       "--report-mode", NULL };
+		static const char *const argv[] = { launcher, "-m", "on", "--", self,
+						    "--report-mode", NULL };
 
 		EXPECT_EQ(REPORT_BASE + PR_COW_PTE_ON,
 			  run(argv, PR_COW_PTE_OFF, NULL, out, sizeof(out)));
@@ -156,16 +172,16 @@ TEST(on_mode)
 			  run(argv, PR_COW_PTE_ON_EXEC, NULL, out, sizeof(out)));
 	}
 	{
-		const char *argv[] = { launcher, "--mode=on", self,
-				       "--report-mode-after-exec", NULL };
+		static const char *const argv[] = { launcher, "--mode=on", self,
+						    "--report-mode-after-exec", NULL };
 
 		EXPECT_EQ(REPORT_BASE + PR_COW_PTE_OFF,
 			  run(argv, PR_COW_PTE_OFF, NULL, out, sizeof(out)));
 	}
 	{
 		/* A static program would silently miss the preload. */
-		const char *argv[] = { launcher, "-m", "on", "/sbin/ldconfig",
-				       "--version", NULL };
+		static const char *const argv[] = { launcher, "-m", "on", "/sbin/ldconfig",
+						    "--version", NULL };
 
 		if (access(argv[3], X_OK))
 			return;
@@ -177,10 +193,13 @@ TEST(on_mode)
 /* "-m off" switches off a mode inherited from the launcher's parent. */
 TEST(off_mode)
 {
-	const char *argv[] = { launcher, "-m", "off", self, "--report-mode", NULL };
+	static const char *const argv[] = { launcher, "-m", "off", self,
+					    "--report-mode", NULL };
 	char out[OUT_SZ];
+	const char *why = missing(true);
 
-	REQUIRE_COW_PTE();
+	if (why)
+		SKIP(return, "%s", why);
 	EXPECT_EQ(REPORT_BASE + PR_COW_PTE_OFF,
 		  run(argv, PR_COW_PTE_ON_EXEC, NULL, out, sizeof(out)));
 }
@@ -189,24 +208,27 @@ TEST(off_mode)
 TEST(missing_program)
 {
 	char out[OUT_SZ];
+	const char *why = missing(false);
 
-	REQUIRE_LAUNCHER();
+	if (why)
+		SKIP(return, "%s", why);
 	{
-		const char *argv[] = { launcher, "-f", "-q", "--",
-				       "cowpte-no-such-program", "x", NULL };
+		static const char *const argv[] = { launcher, "-f", "-q", "--",
+						    "cowpte-no-such-program", "x", NULL };
 
 		EXPECT_EQ(127, run(argv, -1, NULL, out, sizeof(out)));
 		EXPECT_NE(NULL, strstr(out, "cowpte-no-such-program: command not found"));
 	}
 	{
-		const char *argv[] = { launcher, "-fq", "/no/such/dir/prog", NULL };
+		static const char *const argv[] = { launcher, "-fq",
+						    "/no/such/dir/prog", NULL };
 
 		EXPECT_EQ(127, run(argv, -1, NULL, out, sizeof(out)));
 		EXPECT_NE(NULL, strstr(out, "/no/such/dir/prog: No such file"));
 	}
 	{
 		/* Found but not executable: 126. */
-		const char *argv[] = { launcher, "-fq", "/dev/null", NULL };
+		static const char *const argv[] = { launcher, "-fq", "/dev/null", NULL };
 
 		EXPECT_EQ(126, run(argv, -1, NULL, out, sizeof(out)));
 		EXPECT_NE(NULL, strstr(out, "cannot execute /dev/null"));
@@ -227,8 +249,10 @@ TEST(bad_options)
 		{ NULL },
 	};
 	char out[OUT_SZ];
+	const char *why = missing(false);
 
-	REQUIRE_LAUNCHER();
+	if (why)
+		SKIP(return, "%s", why);
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		const char *argv[8] = { launcher };
 
@@ -238,7 +262,7 @@ TEST(bad_options)
 		EXPECT_NE(NULL, strstr(out, "usage: cowpte"));
 	}
 	{
-		const char *argv[] = { launcher, "--help", NULL };
+		static const char *const argv[] = { launcher, "--help", NULL };
 
 		EXPECT_EQ(0, run(argv, -1, NULL, out, sizeof(out)));
 		EXPECT_NE(NULL, strstr(out, "-m, --mode exec"));
@@ -252,13 +276,16 @@ TEST(bad_options)
  */
 TEST(kernel_support)
 {
-	const char *plain[] = { launcher, self, "--report-mode", NULL };
-	const char *force[] = { launcher, "-f", self, "--report-mode", NULL };
-	const char *quiet[] = { launcher, "-f", "-q", self, "--report-mode", NULL };
-	const char *bare[] = { self, "--report-mode", NULL };
+	static const char *const plain[] = { launcher, self, "--report-mode", NULL };
+	static const char *const force[] = { launcher, "-f", self, "--report-mode", NULL };
+	static const char *const quiet[] = { launcher, "-f", "-q", self,
+					     "--report-mode", NULL };
+	static const char *const bare[] = { self, "--report-mode", NULL };
 	char out[OUT_SZ];
+	const char *why = missing(false);
 
-	REQUIRE_LAUNCHER();
+	if (why)
+		SKIP(return, "%s", why);
 	if (get_mode() >= 0) {
 		TH_LOG("kernel with COW PTE: -f must not change anything");
 		EXPECT_EQ(REPORT_BASE + PR_COW_PTE_ON_EXEC,
@@ -280,11 +307,13 @@ TEST(kernel_support)
 /* LD_PRELOAD=libcowpte.so: ON in the program, kept while LD_PRELOAD is. */
 TEST(preload_library)
 {
-	const char *argv[] = { self, "--report-mode", NULL };
-	const char *again[] = { self, "--report-mode-after-exec", NULL };
+	static const char *const argv[] = { self, "--report-mode", NULL };
+	static const char *const again[] = { self, "--report-mode-after-exec", NULL };
 	char out[OUT_SZ], both[2 * PATH_MAX + 64];
+	const char *why = missing(true);
 
-	REQUIRE_COW_PTE();
+	if (why)
+		SKIP(return, "%s", why);
 	EXPECT_EQ(REPORT_BASE + PR_COW_PTE_ON,
 		  run(argv, PR_COW_PTE_OFF, preload, out, sizeof(out)));
 	EXPECT_STREQ("", out);

@@ -20,6 +20,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "kselftest.h"
+
 /*
  * The harness gives a TEST() 30 s. Tests that take a few seconds on the
  * release kernel have run past that on the debug kernel (KASAN, lockdep)
@@ -183,7 +185,7 @@ static inline int bad_to_code(long bad)
 }
 
 /* A counter from /proc/vmstat, or -1 when the kernel does not have it. */
-static inline long vmstat(const char *name)
+static inline long vmstat_read(const char *name)
 {
 	char key[64];
 	long val, found = -1;
@@ -202,7 +204,7 @@ static inline long vmstat(const char *name)
  * A /proc/meminfo field in kB, with the per-CPU counter deltas folded in
  * first (stat_refresh, root only), so that it can be compared exactly.
  */
-static inline long meminfo(const char *name)
+static inline long meminfo_read(const char *name)
 {
 	char key[64];
 	long val, found = -1;
@@ -284,18 +286,18 @@ struct baseline {
 
 static inline void baseline_take(struct baseline *b)
 {
-	b->shared = vmstat("cow_pte_shared");
-	b->copied = vmstat("cow_pte_copied");
-	b->dropped = vmstat("cow_pte_dropped");
-	b->page_tables = meminfo("PageTables");
+	b->shared = vmstat_read("cow_pte_shared");
+	b->copied = vmstat_read("cow_pte_copied");
+	b->dropped = vmstat_read("cow_pte_dropped");
+	b->page_tables = meminfo_read("PageTables");
 	b->others_anon = others_anon();
-	b->anon = meminfo("AnonPages");
+	b->anon = meminfo_read("AnonPages");
 }
 
 /* AnonPages growth since @b, in kB, less what other processes took. */
 static inline long anon_growth(const struct baseline *b, long *others)
 {
-	long grown = meminfo("AnonPages") - b->anon;
+	long grown = meminfo_read("AnonPages") - b->anon;
 
 	*others = others_anon() - b->others_anon;
 	return *others > 0 ? grown - *others : grown;
@@ -303,9 +305,10 @@ static inline long anon_growth(const struct baseline *b, long *others)
 
 /* For a kselftest teardown: @min_shared tables or more shared (0: none). */
 #define EXPECT_BASELINE(b, min_shared, anon_kb) do {			\
-	long __shared = vmstat("cow_pte_shared") - (b)->shared;	\
-	long __ended = vmstat("cow_pte_copied") - (b)->copied +	\
-		       vmstat("cow_pte_dropped") - (b)->dropped;	\
+	const struct baseline *__b = (b);				\
+	long __shared = vmstat_read("cow_pte_shared") - __b->shared;	\
+	long __ended = vmstat_read("cow_pte_copied") - __b->copied +	\
+		       vmstat_read("cow_pte_dropped") - __b->dropped;	\
 	long __min = (min_shared), __others;				\
 									\
 	if (__min) {							\
@@ -314,8 +317,8 @@ static inline long anon_growth(const struct baseline *b, long *others)
 		EXPECT_EQ(0, __shared);					\
 	}								\
 	EXPECT_EQ(__shared, __ended);					\
-	EXPECT_GE(64, meminfo("PageTables") - (b)->page_tables);	\
-	EXPECT_GE(anon_kb, anon_growth(b, &__others)) {		\
+	EXPECT_GE(64, meminfo_read("PageTables") - __b->page_tables);	\
+	EXPECT_GE(anon_kb, anon_growth(__b, &__others)) {		\
 		TH_LOG("other processes' RssAnon changed by %ld kB",	\
 		       __others);					\
 	}								\
@@ -363,7 +366,7 @@ static inline int arm_page_alloc_failures(bool nowait_only)
 	};
 	char path[128];
 
-	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
 		snprintf(path, sizeof(path),
 			 "/sys/kernel/debug/fail_page_alloc/%s", knobs[i][0]);
 		if (knob_write(path, knobs[i][1]))

@@ -146,7 +146,7 @@ static void first_touch(struct __test_metadata *_metadata, char *mem,
 
 	pid = fork();
 	ASSERT_LE(0, pid);
-	if ((pid == 0) == child_touches) {
+	if (pid == 0 ? child_touches : !child_touches) {
 		for (char *p = sparse + PAGE_SZ; p < sparse + TABLE_SZ;
 		     p += 2 * PAGE_SZ)
 			stamp_range(mem, p, PAGE_SZ, 6);
@@ -202,7 +202,7 @@ static void unmap_one_side(struct __test_metadata *_metadata, char *mem,
 	ASSERT_EQ(0, event_init(&unmapped));
 	pid = fork();
 	ASSERT_LE(0, pid);
-	if ((pid == 0) == child_unmaps) {
+	if (pid == 0 ? child_unmaps : !child_unmaps) {
 		bad = munmap(whole, TABLE_SZ) ? 1000 : 0;
 		bad += munmap(half + TABLE_SZ / 4, TABLE_SZ / 2) ? 1000 : 0;
 		stamp_range(mem, mem, TABLE_SZ, 7);
@@ -257,7 +257,7 @@ static void dontneed_one_side(struct __test_metadata *_metadata, char *mem,
 	ASSERT_EQ(0, event_init(&zapped));
 	pid = fork();
 	ASSERT_LE(0, pid);
-	if ((pid == 0) == child_zaps) {
+	if (pid == 0 ? child_zaps : !child_zaps) {
 		bad = madvise(whole, TABLE_SZ, MADV_DONTNEED) ? 1000 : 0;
 		bad += madvise(part + 8 * PAGE_SZ, 16 * PAGE_SZ,
 			       MADV_DONTNEED) ? 1000 : 0;

@@ -39,10 +39,14 @@
 #define REGION_SZ	(NR_TABLES * TABLE_SZ)
 #define NR_PAGES	(REGION_SZ / PAGE_SZ)
 
-#define PM_SOFT_DIRTY		(1ULL << 55)
-#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
-#define PM_SWAP			(1ULL << 62)
-#define PM_PRESENT		(1ULL << 63)
+/* /proc/PID/pagemap bits (Documentation/admin-guide/mm/pagemap.rst) */
+#ifndef BIT_ULL
+#define BIT_ULL(nr)		(1ULL << (nr))
+#endif
+#define PM_SOFT_DIRTY		BIT_ULL(55)
+#define PM_MMAP_EXCLUSIVE	BIT_ULL(56)
+#define PM_SWAP			BIT_ULL(62)
+#define PM_PRESENT		BIT_ULL(63)
 
 /* What the acting side does; returns its wrong pages, or -1 on error. */
 typedef long (*act_fn)(char **mem, size_t len);

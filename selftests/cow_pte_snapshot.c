@@ -9,8 +9,11 @@
  * forking or calling execve).
  */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <linux/sched.h>
 
 #include "kselftest_harness.h"
 #include "cowpte_util.h"
@@ -154,6 +157,50 @@ TEST_F(snap, child_killed_while_copying)
 				   PAGE_SZ, round + 2, "parent");
 	}
 	EXPECT_EQ(0, bad);
+}
+
+/*
+ * A child born into a memory cgroup with no room (clone3() with
+ * CLONE_INTO_CGROUP) is OOM-killed by its first charge: the copy of a
+ * table, or a fault if the copies were charged elsewhere. Its shares are
+ * dropped on exit, and the parent, in a cgroup of its own, keeps its data
+ * and takes its tables back.
+ */
+TEST_F(snap, child_oom_killed_while_copying)
+{
+	char cg[] = "/sys/fs/cgroup/cowpte-snap-XXXXXX", path[64];
+	struct clone_args args = { .exit_signal = SIGCHLD };
+	const char *why = mem_cgroup_make(cg, "0");
+	char *mem = self->mem, key[64];
+	long kills = 0, n;
+	FILE *f;
+	pid_t pid;
+
+	if (why)
+		SKIP(return, "%s", why);
+	args.flags = CLONE_INTO_CGROUP;
+	args.cgroup = open(cg, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, args.cgroup);
+	pid = syscall(__NR_clone3, &args, sizeof(args));
+	if (pid == 0) {
+		stamp_range(mem, mem, REGION_SZ, 3);
+		_exit(0);
+	}
+	close(args.cgroup);
+	ASSERT_LE(0, pid);
+	EXPECT_EQ(128 + SIGKILL, reap(pid));
+	snprintf(path, sizeof(path), "%s/memory.events", cg);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	while (fscanf(f, "%63s %ld", key, &n) == 2)
+		if (!strcmp(key, "oom_kill"))
+			kills = n;
+	fclose(f);
+	EXPECT_LE(1, kills);
+	EXPECT_EQ(0, check_range(mem, mem, REGION_SZ, 1, "parent"));
+	stamp_range(mem, mem, REGION_SZ, 2);
+	EXPECT_EQ(0, check_range(mem, mem, REGION_SZ, 2, "parent"));
+	EXPECT_EQ(0, rmdir(cg));
 }
 
 /*

@@ -324,6 +324,58 @@ static inline long anon_growth(const struct baseline *b, long *others)
 	}								\
 } while (0)
 
+/*
+ * A memory cgroup for a process to be charged in; with @max, limited to
+ * that and without swap. Returns 0, or a reason to skip.
+ */
+static inline const char *mem_cgroup_make(char *cg, const char *max)
+{
+	char path[96];
+	FILE *f;
+
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
+		return "no cgroup2";
+	f = fopen("/sys/fs/cgroup/cgroup.subtree_control", "w");
+	if (f) {
+		fputs("+memory", f);
+		fclose(f);
+	}
+	if (!mkdtemp(cg))
+		return "cannot make a cgroup";
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	f = fopen(path, "w");
+	if (!f) {
+		rmdir(cg);
+		return "no memory controller";
+	}
+	fputs(max ? max : "max", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/memory.swap.max", cg);
+	f = max ? fopen(path, "w") : NULL;
+	if (f) {
+		fputs("0", f);
+		fclose(f);
+	}
+	return NULL;
+}
+
+/* Move the calling process into the cgroup at @cg; 0 or -1. */
+static inline int cgroup_enter(const char *cg)
+{
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	if (fprintf(f, "%d", getpid()) < 0) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f) ? -1 : 0;
+}
+
 /* A number from a sysfs, procfs or debugfs knob, or -1. */
 static inline long knob_read(const char *path)
 {

@@ -71,8 +71,6 @@ long pagemap_count(char *mem, size_t len, uint64_t bits);
 long prep_pageout(char *mem, size_t len);
 long act_read(char **mem, size_t len);
 int uffd_open(uint64_t features);
-const char *mem_cgroup_make(char *cg, const char *max);
-int cgroup_enter(const char *cg);
 
 #ifndef PATHS_HELPERS_ONLY
 

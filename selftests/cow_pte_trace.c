@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/userfaultfd.h>
+#include <liburing.h>
 
 #include "kselftest_harness.h"
 #include "cowpte_util.h"
@@ -319,7 +320,7 @@ static long fork_counting(const char *counter)
 /*
  * The tables fork copied are counted by why: a table the VMA does not
  * cover whole, a locked VMA, a VMA registered with userfaultfd, a private
- * file mapping.
+ * file mapping, an mm that pinned pages.
  */
 TEST_F(trace, unshared_tables_counted_by_reason)
 {
@@ -330,6 +331,8 @@ TEST_F(trace, unshared_tables_counted_by_reason)
 	};
 	struct uffdio_api api = { .api = UFFD_API };
 	char path[] = "/tmp/cowpte-trace-XXXXXX";
+	struct iovec iov = { mem + 3 * TABLE_SZ, PAGE_SZ };
+	struct io_uring ring;
 	int uffd, fd;
 	char *file;
 
@@ -374,6 +377,19 @@ TEST_F(trace, unshared_tables_counted_by_reason)
 	/* Without the mode, fork counts nothing. */
 	ASSERT_EQ(0, prctl(PR_SET_COW_PTE, PR_COW_PTE_OFF, 0, 0, 0));
 	EXPECT_EQ(0, fork_counting("cow_pte_skip_partial"));
+
+	/*
+	 * Last, as it lasts as long as the mm: a pin (io_uring fixed
+	 * buffers) makes every later fork copy every table.
+	 */
+	ASSERT_EQ(0, prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0));
+	if (io_uring_queue_init(4, &ring, 0)) {
+		TH_LOG("no io_uring: pinned mms not checked");
+		return;
+	}
+	ASSERT_EQ(0, io_uring_register_buffers(&ring, &iov, 1));
+	EXPECT_LE(TABLES, fork_counting("cow_pte_skip_pinned"));
+	io_uring_queue_exit(&ring);
 }
 
 TEST_HARNESS_MAIN

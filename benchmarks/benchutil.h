@@ -31,16 +31,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
-#ifndef PR_SET_COW_PTE
-#define PR_SET_COW_PTE		0x43505445
-#define PR_GET_COW_PTE		0x43505446
-#define PR_COW_PTE_OFF		0
-#define PR_COW_PTE_ON		1
-#define PR_COW_PTE_ON_EXEC	2
-#endif
+/* The prctl ABI, PAGE_SZ, TABLE_SZ, /proc readers, aligned regions. */
+#include "cowpte_util.h"
 
-#define PAGE_SZ		4096UL
-#define TABLE_SZ	(2UL << 20)	/* mapped by one PTE table on x86-64 */
 #define MAX_RUNS	256
 
 static inline double now_us(void)
@@ -83,53 +76,6 @@ static inline long proc_kb(const char *file, const char *key)
 		}
 	fclose(f);
 	return val;
-}
-
-/* A /proc/vmstat counter, or -1 when the kernel lacks it. */
-static inline long vmstat_count(const char *name)
-{
-	char key[64];
-	long val, found = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
-			found = val;
-	fclose(f);
-	return found;
-}
-
-/* /proc/meminfo, after folding the per-CPU counter deltas in (root only). */
-static inline long meminfo_kb(const char *key)
-{
-	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
-
-	if (f) {
-		fputs("1\n", f);
-		fclose(f);
-	}
-	return proc_kb("/proc/meminfo", key);
-}
-
-/* A 2 MiB aligned region of @size bytes (so PTE tables are covered whole). */
-static inline char *region_map(size_t size, bool thp)
-{
-	size_t len = size + TABLE_SZ;
-	char *raw, *p;
-
-	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED)
-		return NULL;
-	p = (char *)(((uintptr_t)raw + TABLE_SZ - 1) & ~(TABLE_SZ - 1));
-	if (p > raw)
-		munmap(raw, p - raw);
-	if (p + size < raw + len)
-		munmap(p + size, raw + len - (p + size));
-	madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	return p;
 }
 
 /* Runs of one quantity, one mode. */

@@ -80,14 +80,13 @@ static pid_t xfork(void)
 	return pid;
 }
 
-static void reap(pid_t pid)
+/* Wait for @pid: a child that failed ends the benchmark. */
+static void reap_ok(pid_t pid)
 {
-	int status;
+	int code = reap(pid);
 
-	if (waitpid(pid, &status, 0) != pid)
-		die("waitpid");
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		fprintf(stderr, BENCH ": child failed (status %#x)\n", status);
+	if (code) {
+		fprintf(stderr, BENCH ": child failed (%d)\n", code);
 		exit(1);
 	}
 }
@@ -120,7 +119,7 @@ static char *prepare(long mib, bool thp)
 
 	if (!mib)
 		return NULL;
-	mem = region_map(size, thp);
+	mem = region_alloc_thp(size, thp);
 	if (!mem)
 		die("mmap");
 	for (size_t off = 0; off < size; off += PAGE_SZ)
@@ -176,7 +175,7 @@ static double m_fork(char *mem, long mib, long arg)
 	if (pid == 0)
 		_exit(0);
 	t1 = now_us();
-	reap(pid);
+	reap_ok(pid);
 	return t1 - t0;
 }
 
@@ -188,7 +187,7 @@ static double m_forkexit(char *mem, long mib, long arg)
 
 	if (pid == 0)
 		_exit(0);
-	reap(pid);
+	reap_ok(pid);
 	return now_us() - t0;
 }
 
@@ -203,7 +202,7 @@ static double m_touch(char *mem, long mib, long stride)
 			((volatile char *)mem)[off] = 3;
 		_exit(0);
 	}
-	reap(pid);
+	reap_ok(pid);
 	return (now_us() - t0) / 1e3;
 }
 
@@ -238,7 +237,7 @@ static double m_fault_parent(char *mem, long mib, long random)
 	ns = write_pages(mem, mib, random);
 	put(go[1], &c, 1);
 	close(go[1]);
-	reap(pid);
+	reap_ok(pid);
 	return ns;
 }
 
@@ -260,7 +259,7 @@ static double m_fault_child(char *mem, long mib, long random)
 	close(res[1]);
 	get(res[0], &ns, sizeof(ns));
 	close(res[0]);
-	reap(pid);
+	reap_ok(pid);
 	return ns;
 }
 
@@ -283,7 +282,7 @@ static double m_exit(char *mem, long mib, long arg)
 	usleep(1000);	/* let the child reach its read */
 	t0 = now_us();
 	put(go[1], &c, 1);
-	reap(pid);
+	reap_ok(pid);
 	close(go[1]);
 	return now_us() - t0;
 }
@@ -314,7 +313,7 @@ static double m_munmap(char *mem, long mib, long arg)
 	us = now_us() - us;
 	put(go[1], &c, 1);
 	close(go[1]);
-	reap(pid);
+	reap_ok(pid);
 	if (mmap(mem, size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != mem)
 		die("mmap");
@@ -336,7 +335,7 @@ static void vmpte(char *mem, long mib, long *child_pte, long *added)
 		settle(mem, mib);
 	xpipe(res);
 	xpipe(go);
-	before = meminfo_kb("PageTables");
+	before = meminfo_read("PageTables");
 	pid = xfork();
 	if (pid == 0) {
 		pte = proc_kb("/proc/self/status", "VmPTE");
@@ -345,10 +344,10 @@ static void vmpte(char *mem, long mib, long *child_pte, long *added)
 		_exit(0);
 	}
 	get(res[0], &pte, sizeof(pte));
-	*added = meminfo_kb("PageTables") - before;
+	*added = meminfo_read("PageTables") - before;
 	*child_pte = pte;
 	put(go[1], &c, 1);
-	reap(pid);
+	reap_ok(pid);
 	close(res[0]);
 	close(res[1]);
 	close(go[0]);
@@ -468,7 +467,7 @@ static void run_work(int tests)
 static double first_touch(long mib)
 {
 	size_t size = (size_t)mib << 20;
-	char *mem = region_map(size, false);
+	char *mem = region_alloc_thp(size, false);
 	double t0, ns;
 
 	if (!mem)
@@ -609,7 +608,7 @@ int main(int argc, char **argv)
 			strerror(errno));
 	printf("I\t" BENCH "\tcow_pte\t-\t%s\n", cow_available ? "yes" : "no");
 	printf("I\t" BENCH "\truns\t-\t%d\n", runs);
-	shared = vmstat_count("cow_pte_shared");
+	shared = vmstat_read("cow_pte_shared");
 	run_sizes(tests);
 	run_work(tests);
 	/*
@@ -618,7 +617,7 @@ int main(int argc, char **argv)
 	 * from a user buffer can do. The figures then compare stock to stock.
 	 */
 	if (cow_available && shared >= 0) {
-		shared = vmstat_count("cow_pte_shared") - shared;
+		shared = vmstat_read("cow_pte_shared") - shared;
 		printf("I\t" BENCH "\ttables_shared\t-\t%ld\n", shared);
 		if (shared == 0 && (tests & (T_FORK | T_VMPTE))) {
 			fprintf(stderr, BENCH ": COW PTE was on but no table was shared: "

@@ -99,7 +99,7 @@ static int server(const char *path, long mib, long reads, long writes)
 	char *heap;
 	int lfd;
 
-	heap = region_map(size, false);
+	heap = region_alloc_thp(size, false);
 	if (!heap)
 		fail("mmap");
 	/* Warm up: every page written, as a runtime's initialised heap. */

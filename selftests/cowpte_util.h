@@ -65,10 +65,11 @@
 
 /*
  * A region of @size bytes aligned to a PTE table, so that every table in it
- * is fully covered by one VMA. THP is off so that the range is really mapped
- * by 4 KiB pages through PTE tables.
+ * is fully covered by one VMA; with @thp, THP is asked for (and a kernel
+ * without it maps 4 KiB pages anyway), without, it is switched off so that
+ * the range is really mapped by 4 KiB pages through PTE tables.
  */
-static inline char *region_alloc(size_t size)
+static inline char *region_alloc_thp(size_t size, bool thp)
 {
 	size_t len = size + TABLE_SZ;
 	char *raw, *p;
@@ -82,9 +83,16 @@ static inline char *region_alloc(size_t size)
 		munmap(raw, p - raw);
 	if (p + size < raw + len)
 		munmap(p + size, raw + len - (p + size));
-	if (madvise(p, size, MADV_NOHUGEPAGE))
+	if (madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) && !thp) {
+		munmap(p, size);
 		return NULL;
+	}
 	return p;
+}
+
+static inline char *region_alloc(size_t size)
+{
+	return region_alloc_thp(size, false);
 }
 
 /* The value a page holds when written by "generation" @gen. */

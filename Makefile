@@ -57,7 +57,7 @@ help:
 	@echo "make selftests       build selftests/ for the guest"
 	@echo "make mm-selftests    build the upstream mm kselftests of the base"
 	@echo "make bench           run the benchmarks (stock vs COW PTE fork), write a report"
-	@echo "                     options: BENCH=micro,redis,prefork,afl,stockpath QUICK=1 KERNEL=..."
+	@echo "                     options: BENCH=micro,redis,prefork,afl,python,stockpath QUICK=1 KERNEL=..."
 	@echo "make deb             Debian packages of the kernel and of cowpte-tools, in $(BUILD)/deb"
 	@echo "                     options: DEB_CONFIG=vm (default, no initramfs needed) or debian-cloud"
 	@echo "make deb-check       install the packages in a bookworm disk image, boot it, check sharing"

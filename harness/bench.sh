@@ -12,7 +12,8 @@
 #        bench.sh report DIR   (re)write DIR/report.md and DIR/*.png
 #
 # Settings (environment; the Makefile passes them through):
-#   BENCH          comma-separated subset of micro,redis,prefork,afl,stockpath
+#   BENCH          comma-separated subset of micro,redis,prefork,afl,python,
+#                  stockpath
 #                  (default: all of them)
 #   QUICK=1        shorter runs and less memory, for a first look
 #   KERNEL         the COW PTE bzImage to boot (default: build the release one)
@@ -28,7 +29,7 @@
 set -o pipefail
 . "$(dirname "$0")/common.sh"
 
-ALL_BENCH="micro redis prefork afl stockpath"
+ALL_BENCH="micro redis prefork afl python stockpath"
 
 quick=${QUICK:-0}
 [[ "$quick" =~ ^[01]$ ]] || die "QUICK takes 0 or 1, not '$quick'"
@@ -291,7 +292,7 @@ report() {
 		echo "| stock path (patched, COW PTE off vs unpatched) within 1% | - | not measured |"
 	fi
 	echo
-	for f in micro redis prefork afl; do
+	for f in micro redis prefork afl python; do
 		[ -s "$DIR/$f.tsv" ] || continue
 		echo "## $f"
 		echo
@@ -403,6 +404,7 @@ host() {
 	local pkgs=(gnuplot-nox)
 	[[ " $benches " == *" redis "* ]] && pkgs+=(redis-server redis-tools)
 	[[ " $benches " == *" afl "* ]] && pkgs+=(afl++ clang llvm)
+	[[ " $benches " == *" python "* ]] && pkgs+=(python3-numpy)
 	need_pkgs "${pkgs[@]}"
 	make -s -C "$TOP/launcher" || die "building launcher/ failed"
 	make -s -C "$TOP/benchmarks" BUILD="$BUILD" || die "building benchmarks/ failed"

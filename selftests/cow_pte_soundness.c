@@ -12,7 +12,7 @@
  * itself; the acting side is the parent or the child.
  */
 #define _GNU_SOURCE
-#include <elf.h>
+#include <linux/elf.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -90,7 +90,7 @@ static long fail(const char *what)
 }
 
 /* Whether this side is the one that acts, after fork returned @pid. */
-static bool acting(const FIXTURE_VARIANT(sound) *variant, pid_t pid)
+static bool acting(const struct _fixture_variant_sound *variant, pid_t pid)
 {
 	return pid == 0 ? variant->child_acts : !variant->child_acts;
 }
@@ -173,8 +173,8 @@ static int pin_elsewhere(struct io_uring *ring, char **buf)
  * calls must succeed, and both sides keep every other page.
  */
 static void pinned_page_break(struct __test_metadata *_metadata,
-			      FIXTURE_DATA(sound) *self,
-			      const FIXTURE_VARIANT(sound) *variant,
+			      struct _test_data_sound *self,
+			      const struct _fixture_variant_sound *variant,
 			      bool use_munmap)
 {
 	char *mem = self->mem, *gone = mem + 100 * PAGE_SZ, *buf;
@@ -707,8 +707,8 @@ TEST_F_TIMEOUT(race, hwpoison_unmaps_every_sharer, 180)
  */
 static long core_holds_region(const char *path, char *mem)
 {
-	Elf64_Ehdr eh;
-	Elf64_Phdr ph;
+	struct elf64_hdr eh;
+	struct elf64_phdr ph;
 	long bad = -1;
 	char *buf;
 	int fd = open(path, O_RDONLY);

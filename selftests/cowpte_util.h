@@ -52,12 +52,13 @@
  * A load or store the compiler must make as written, once: the tests read
  * and write pages whose mapping the kernel changes underneath them, or
  * that another thread or process writes. These are the kernel's
- * READ_ONCE() and WRITE_ONCE(), which user space lacks, and the one place
- * the tests spell volatile.
+ * READ_ONCE() and WRITE_ONCE(), which user space lacks, as relaxed atomic
+ * accesses: plain loads and stores on x86, which the compiler may neither
+ * drop nor merge.
  */
 #ifndef READ_ONCE
-#define READ_ONCE(x)		(*(const volatile typeof(x) *)&(x))
-#define WRITE_ONCE(x, val)	(*(volatile typeof(x) *)&(x) = (val))
+#define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, val)	__atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
 #endif
 
 #define PAGE_SZ		4096UL

@@ -15,7 +15,8 @@
  *   munmap    the parent unmapping its memory while the child shares it
  *   vmpte     child VmPTE and the PageTables it adds, after fork
  *   stockpath no prctl at all: fork at 0 and 1 GiB, first-touch and COW
- *             fault cost, for comparing kernels across boots
+ *             fault cost, exit and munmap after fork, for comparing
+ *             kernels across boots
  *
  * Rows go to stdout in the format of benchutil.h; progress to stderr.
  */
@@ -523,6 +524,14 @@ static void run_stockpath(void)
 	for (int r = 0; r < runs; r++)
 		series_add(&s, m_fault_parent(mem, work_mib, 0));
 	emit("stockpath", "cow-fault", param, "ns/page", false, &s, NULL);
+	memset(&s, 0, sizeof(s));
+	for (int r = 0; r < runs; r++)
+		series_add(&s, m_exit(mem, work_mib, 0));
+	emit("stockpath", "exit", param, "us", false, &s, NULL);
+	memset(&s, 0, sizeof(s));
+	for (int r = 0; r < runs; r++)
+		series_add(&s, m_munmap(mem, work_mib, 0));
+	emit("stockpath", "munmap", param, "us", false, &s, NULL);
 	munmap(mem, (size_t)work_mib << 20);
 }
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The harness's own tests (harness/tests/*.bats, with Debian's bats): how
-# the Debian base is chosen, installed, moved and refused. They fake apt,
+# the Debian base is chosen, installed, moved and refused, and what the
+# benchmark report makes of a results folder. They fake apt and gnuplot,
 # so they take seconds and need no network. Prints TAP, then the
 # "N passed, N failed" line.
 set -o pipefail

@@ -477,6 +477,11 @@ static int copy_entry(struct vm_area_struct *vma, unsigned long addr,
 	swp_entry_t entry;
 	pte_t pte;
 
+	/*
+	 * The copy is not zeroed when allocated: every entry is written
+	 * here, none ones included, in the one pass over the table.
+	 */
+	pte_clear(mm, addr, dst);
 again:
 	pte = ptep_get(src);
 	if (pte_none(pte))
@@ -629,11 +634,12 @@ static int cow_pte_break(struct vm_area_struct *vma, pmd_t *pmd,
 		goto lock;
 again:
 	/*
-	 * Entries left none in the copy must read as none. The copy is a page
-	 * table of @mm like any other, charged to the memory cgroup as one,
-	 * whichever path (and gfp) asked for it.
+	 * The copy is a page table of @mm like any other, charged to the
+	 * memory cgroup as one, whichever path (and gfp) asked for it. It
+	 * needs no zeroing: copy_entry() writes every entry, and a failed
+	 * pass frees it unseen.
 	 */
-	new = __pte_alloc_one(mm, gfp | __GFP_ZERO | __GFP_ACCOUNT);
+	new = __pte_alloc_one(mm, (gfp & ~__GFP_ZERO) | __GFP_ACCOUNT);
 	if (!new) {
 		/*
 		 * __GFP_NOFAIL covers the table page but not its split page

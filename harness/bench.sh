@@ -28,6 +28,8 @@
 #                  report puts the two advantages side by side
 #   REDIS_COW_MODE exec (default) or snapshot: the launcher mode of the
 #                  redis benchmark's COW PTE side
+#   AFL_RUNS, AFL_SECONDS, AFL_LARGE_MIB, REDIS_GIB, REDIS_DURING,
+#   PREFORK_MIB    passed to the benchmark scripts (see each of them)
 set -o pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -521,9 +523,14 @@ stockpath_table() {	# dir pfx
 
 # Boot @kernel with memory @mem and run the guest part for @benches.
 boot() {	# kernel mem log benches [stockpath tag]
-	local cmd
+	local cmd v
 	cmd="GUEST_BENCH='$4' QUICK=$quick RUNS=$(runs) STOCKPATH_TAG='$5'"
-	cmd+=" REDIS_COW_MODE=${REDIS_COW_MODE:-exec} harness/bench.sh guest"
+	cmd+=" REDIS_COW_MODE=${REDIS_COW_MODE:-exec}"
+	# The benchmarks' own settings, where given (see each script).
+	for v in AFL_RUNS AFL_SECONDS AFL_LARGE_MIB REDIS_GIB REDIS_DURING PREFORK_MIB; do
+		[ -n "${!v}" ] && cmd+=" $v=$(printf %q "${!v}")"
+	done
+	cmd+=" harness/bench.sh guest"
 	LOG=$3 KERNEL=$1 MEM=$2 TIMEOUT=${BENCH_TIMEOUT:-5400} CMD="$cmd" \
 		"$TOP/harness/run.sh" 2>&1 | grep -E --line-buffered '^(==|forkbench:|[a-z]+-bench:)' 
 	local rc=${PIPESTATUS[0]}
@@ -540,7 +547,7 @@ host() {
 	for b in $benches; do
 		[ "$b" = stockpath ] || main+=("$b")
 	done
-	local pkgs=(gnuplot-nox)
+	local pkgs=(gnuplot-nox qemu-system-x86)
 	[[ " $benches " == *" redis "* ]] && pkgs+=(redis-server redis-tools)
 	[[ " $benches " == *" afl "* ]] && pkgs+=(afl++ clang llvm)
 	[[ " $benches " == *" python "* ]] && pkgs+=(python3-numpy)
@@ -573,7 +580,7 @@ host() {
 		echo "  host load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 		if [ "${ICOUNT:-0}" = 1 ]; then
 			echo "  qemu: $(qemu-system-x86_64 --version | head -1), -accel tcg,thread=single -icount shift=0,sleep=off,align=off -cpu max -smp ${SMP:-1} -m $mem"
-			echo "  ICOUNT=1: every time in this report is a count of guest instructions (1 ns = 1 instruction)"
+			echo "  ICOUNT=1: the times of this run (icount-*) are counts of guest instructions (1 ns = 1 instruction)"
 		else
 			echo "  qemu: $(qemu-system-x86_64 --version | head -1), -accel tcg,thread=multi -cpu max -smp ${SMP:-2} -m $mem"
 		fi

@@ -202,6 +202,10 @@ static int measure_parent_writes(struct result *r, char *mem, size_t size,
 			strerror(errno));
 		free(ns);
 		r->table_ns[early] = NULL;
+		close(ready[0]);
+		close(ready[1]);
+		close(done[0]);
+		close(done[1]);
 		return 0;
 	}
 	pid = fork();
@@ -285,6 +289,11 @@ static int measure(struct result *r, int reps)
 	return 0;
 }
 
+/*
+ * One line of the table. @what: 0 and 1 fork latency, 2 to 5 VmRSS and
+ * VmPTE, 6 the child's writes; 50 to 100 a percentile of the parent's
+ * first writes to tables, plus 1000 for those made before the child ran.
+ */
 static void row(const char *name, const struct result *r, int n, int reps,
 		int what)
 {
@@ -416,8 +425,9 @@ int main(int argc, char **argv)
 		       table_pct(&res[2], 99, 0) / table_pct(&res[0], 99, 0),
 		       table_pct(&res[2], 100, 0) / table_pct(&res[0], 100, 0));
 		if (table_pct(&res[2], 50, 1) >= 0 && table_pct(&res[0], 50, 1) > 0)
-			printf("a parent that writes before its snapshot child ran pays %.2fx stock's\n"
-			       "first write per table (p50), %.2fx what it pays without snapshot mode\n",
+			printf("a parent that writes before its snapshot child ran pays %.2fx\n"
+			       "stock's first write per table (p50), %.2fx what it pays without\n"
+			       "snapshot mode\n",
 			       table_pct(&res[2], 50, 1) / table_pct(&res[0], 50, 1),
 			       table_pct(&res[2], 50, 1) / table_pct(&res[1], 50, 1));
 	}

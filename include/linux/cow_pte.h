@@ -46,11 +46,18 @@ enum cow_pte_reason {
  * every one of them. The hardware then faults every write through it, and
  * a walker can tell a shared table from the PMD entry alone, without
  * touching the table.
+ *
+ * That is pmd_present() && !pmd_leaf() && !pmd_write(), tested on the raw
+ * value at once: all three bits sit below the PFN, and every fault and
+ * zap runs this, even in kernels built for size, where those helpers and
+ * pmd_flags() are calls.
  */
-static inline bool cow_pte_pmd_shared(pmd_t pmd)
+static __always_inline bool cow_pte_pmd_shared(pmd_t pmd)
 {
-	return pmd_present(pmd) && !pmd_leaf(pmd) &&
-	       !(pmd_flags(pmd) & _PAGE_RW);
+	pmdval_t v = native_pmd_val(pmd);
+
+	return (v & (_PAGE_PRESENT | _PAGE_PROTNONE)) &&
+	       !(v & (_PAGE_PSE | _PAGE_RW));
 }
 
 bool __cow_pte_fork(struct vm_area_struct *dst_vma,
@@ -65,28 +72,28 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
  * The checks below run on every fork of a table, fault and zap, so they are
  * inline: processes that never opt in pay a flag or bit test, not a call.
  */
-static inline bool cow_pte_fork(struct vm_area_struct *dst_vma,
-				struct vm_area_struct *src_vma, pmd_t *dst_pmd,
-				pmd_t *src_pmd, unsigned long addr,
-				unsigned long end)
+static __always_inline bool cow_pte_fork(struct vm_area_struct *dst_vma,
+					 struct vm_area_struct *src_vma,
+					 pmd_t *dst_pmd, pmd_t *src_pmd,
+					 unsigned long addr, unsigned long end)
 {
 	if (likely(!test_bit(MMF_COW_PTE, &src_vma->vm_mm->flags)))
 		return false;
 	return __cow_pte_fork(dst_vma, src_vma, dst_pmd, src_pmd, addr, end);
 }
 
-static inline vm_fault_t cow_pte_fault(struct vm_area_struct *vma,
-				       pmd_t *pmd, unsigned long addr,
-				       unsigned int flags)
+static __always_inline vm_fault_t cow_pte_fault(struct vm_area_struct *vma,
+						pmd_t *pmd, unsigned long addr,
+						unsigned int flags)
 {
 	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
 		return 0;
 	return __cow_pte_fault(vma, pmd, addr, flags);
 }
 
-static inline bool cow_pte_zap(struct mmu_gather *tlb,
-			       struct vm_area_struct *vma, pmd_t *pmd,
-			       unsigned long addr, unsigned long end)
+static __always_inline bool cow_pte_zap(struct mmu_gather *tlb,
+					struct vm_area_struct *vma, pmd_t *pmd,
+					unsigned long addr, unsigned long end)
 {
 	if (likely(!cow_pte_pmd_shared(pmdp_get_lockless(pmd))))
 		return false;

@@ -48,9 +48,9 @@ enum cow_pte_reason {
  * touching the table.
  *
  * That is pmd_present() && !pmd_leaf() && !pmd_write(), tested on the raw
- * value at once: all three bits sit below the PFN, and every fault and
- * zap runs this, even in kernels built for size, where those helpers and
- * pmd_flags() are calls.
+ * value at once: the present, protnone, PSE and RW bits all sit below the
+ * PFN, so pmd_flags() would not change them. Every fault and zap runs
+ * this, and in kernels built for size those helpers are calls.
  */
 static __always_inline bool cow_pte_pmd_shared(pmd_t pmd)
 {

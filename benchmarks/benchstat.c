@@ -9,6 +9,7 @@
  * paired with the i-th cow value for the ratio. Blank lines and lines
  * starting with '#' are skipped.
  */
+#define _GNU_SOURCE
 #include "benchutil.h"
 
 static void usage(void)

@@ -33,6 +33,7 @@
 
 /* The prctl ABI, PAGE_SZ, TABLE_SZ, /proc readers, aligned regions. */
 #include "cowpte_util.h"
+#include "holdchild.h"
 
 #define MAX_RUNS	256
 

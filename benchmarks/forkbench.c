@@ -17,6 +17,10 @@
  *   stockpath no prctl at all: fork at 0 and 1 GiB, first-touch and COW
  *             fault cost, exit and munmap after fork, for comparing
  *             kernels across boots
+ *   scale     fork() latency up to tens of GiB, in 4 KiB pages and in THP,
+ *             with memory mapped by read faults to the zero page (so that
+ *             it costs page tables but no pages), and the parent's first
+ *             write to each GiB after fork; not in the default set
  *
  * Rows go to stdout in the format of benchutil.h; progress to stderr.
  */
@@ -34,13 +38,14 @@ enum {
 	T_FORK = 1 << 0, T_FORKEXIT = 1 << 1, T_THP = 1 << 2,
 	T_TOUCH = 1 << 3, T_FAULT = 1 << 4, T_EXIT = 1 << 5,
 	T_MUNMAP = 1 << 6, T_VMPTE = 1 << 7, T_STOCKPATH = 1 << 8,
+	T_SCALE = 1 << 9,
 };
 
 static const struct { const char *name; int bit; } test_names[] = {
 	{ "fork", T_FORK }, { "forkexit", T_FORKEXIT }, { "thp", T_THP },
 	{ "touch", T_TOUCH }, { "fault", T_FAULT }, { "exit", T_EXIT },
 	{ "munmap", T_MUNMAP }, { "vmpte", T_VMPTE },
-	{ "stockpath", T_STOCKPATH },
+	{ "stockpath", T_STOCKPATH }, { "scale", T_SCALE },
 };
 
 #define DEFAULT_TESTS (T_FORK | T_FORKEXIT | T_THP | T_TOUCH | T_FAULT | \
@@ -48,6 +53,8 @@ static const struct { const char *name; int bit; } test_names[] = {
 
 static long sizes[MAX_SIZES] = { 0, 64, 256, 1024, 4096 };
 static int nsizes = 5;
+static long scale_sizes[MAX_SIZES] = { 0, 1024, 4096, 16384, 65536 };
+static int nscale = 5;
 static long work_mib = 256;	/* memory for touch, fault, exit, munmap */
 static int runs = 7;
 static bool cow_available;
@@ -55,11 +62,12 @@ static bool cow_available;
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-t TESTS] [-s MiB,...] [-w MiB] [-r runs]\n"
+		"usage: %s [-t TESTS] [-s MiB,...] [-S MiB,...] [-w MiB] [-r runs]\n"
 		"  -t TESTS  comma-separated: fork,forkexit,thp,touch,fault,exit,munmap,\n"
-		"            vmpte (the default: all of these) or stockpath, or all\n"
+		"            vmpte (the default: all of these), stockpath, scale, or all\n"
 		"  -s MiB,.. memory sizes for fork, forkexit, thp, vmpte\n"
 		"            (default 0,64,256,1024,4096)\n"
+		"  -S MiB,.. memory sizes for scale (default 0,1024,4096,16384,65536)\n"
 		"  -w MiB    memory for touch, fault, exit, munmap (default 256)\n"
 		"  -r runs   runs per mode and point (default 7, 1..%d)\n",
 		prog, MAX_RUNS);
@@ -535,6 +543,105 @@ static void run_stockpath(void)
 	munmap(mem, (size_t)work_mib << 20);
 }
 
+#define GIB (1UL << 30)
+
+/*
+ * Memory as large as a big server's at the cost of its page tables only:
+ * one written page gives the VMA an anon_vma, as written memory has, and
+ * read faults map the rest to the zero page, or to the huge zero page
+ * under THP. Fork copies (or shares) those page tables exactly as it
+ * would for written pages; the pages' own refcounts, which the zero page
+ * does not have, are left out of stock fork's cost. Aligned to 1 GiB, so
+ * that every PMD table in it is covered by this VMA alone.
+ */
+static char *prepare_zero(long mib, bool thp)
+{
+	size_t size = (size_t)mib << 20;
+	char *mem;
+
+	if (!mib)
+		return NULL;
+	mem = region_map(size, GIB, MAP_NORESERVE, thp);
+	if (!mem)
+		die("mmap");
+	mem[0] = 1;
+	if (madvise(mem, size, MADV_POPULATE_READ))
+		die("madvise(MADV_POPULATE_READ)");
+	return mem;
+}
+
+static char *scale_mem;
+
+/*
+ * With @write clear, fork() as the parent sees it, in us. With @write set,
+ * the parent's first write to each GiB of scale_mem after fork, in us per
+ * GiB: each one lands in a table fork left shared or write-protected. The
+ * child is held back until the clock is read (child_waits()), then exits.
+ */
+static double m_fork_held(char *unused, long mib, long write)
+{
+	size_t n = ((size_t)mib << 20) / GIB;
+	double t0, t1, t2;
+	cpu_set_t saved;
+	bool held;
+	pid_t pid;
+
+	held = !child_waits(&saved);
+	t0 = now_us();
+	pid = xfork();
+	if (pid == 0)
+		_exit(0);
+	t1 = now_us();
+	for (size_t i = 0; write && i < n; i++)
+		((volatile char *)scale_mem)[i * GIB + PAGE_SZ] = 2;
+	t2 = now_us();
+	if (held)
+		child_may_run(&saved);
+	reap_ok(pid);
+	return write ? (t2 - t1) / n : t1 - t0;
+}
+
+static void run_scale(void)
+{
+	static const char *const backing[] = { "4k", "thp" };
+	struct series s, c;
+	char test[32], param[32];
+	cpu_set_t saved;
+
+	if (child_waits(&saved))
+		fprintf(stderr, BENCH ": cannot hold the child back (%s): fork times include its run\n",
+			strerror(errno));
+	else
+		child_may_run(&saved);
+	for (int b = 0; b < 2; b++) {
+		for (int i = 0; i < nscale; i++) {
+			long mib = scale_sizes[i];
+
+			fprintf(stderr, BENCH ": scale, %s, %ld MiB\n", backing[b], mib);
+			scale_mem = prepare_zero(mib, b);
+			snprintf(param, sizeof(param), "%ld", mib);
+			/* About 2 MiB per GiB in 4 KiB pages, next to none in THP. */
+			printf("I\t" BENCH "\tscale_vmpte_kb_%s\t%ld\t%ld\n",
+			       backing[b], mib, proc_kb("/proc/self/status", "VmPTE"));
+			/*
+			 * No settle(): it would write a page per table, which
+			 * is a THP per table here. Zero-page entries are
+			 * read-only anyway, so every fork starts alike.
+			 */
+			snprintf(test, sizeof(test), "fork-%s", backing[b]);
+			both(NULL, mib, 0, m_fork_held, &s, &c);
+			emit("scale", test, param, "us", false, &s, &c);
+			if (mib >= 1024) {
+				snprintf(test, sizeof(test), "write-%s", backing[b]);
+				both(NULL, mib, 1, m_fork_held, &s, &c);
+				emit("scale", test, param, "us/GiB", false, &s, &c);
+			}
+			if (scale_mem)
+				munmap(scale_mem, (size_t)mib << 20);
+		}
+	}
+}
+
 static int parse_tests(char *arg)
 {
 	int tests = 0;
@@ -558,17 +665,17 @@ static int parse_tests(char *arg)
 	return tests ? tests : -1;
 }
 
-static int parse_sizes(char *arg)
+static int parse_sizes(char *arg, long *list, int *n)
 {
-	nsizes = 0;
+	*n = 0;
 	for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
-		if (nsizes == MAX_SIZES)
+		if (*n == MAX_SIZES)
 			return -1;
-		sizes[nsizes] = parse_long(tok, 0, 1L << 20);
-		if (sizes[nsizes++] < 0)
+		list[*n] = parse_long(tok, 0, 1L << 20);
+		if (list[(*n)++] < 0)
 			return -1;
 	}
-	return nsizes ? 0 : -1;
+	return *n ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -576,7 +683,7 @@ int main(int argc, char **argv)
 	int tests = DEFAULT_TESTS, opt;
 	long shared;
 
-	while ((opt = getopt(argc, argv, "t:s:w:r:h")) != -1) {
+	while ((opt = getopt(argc, argv, "t:s:S:w:r:h")) != -1) {
 		switch (opt) {
 		case 't':
 			tests = parse_tests(optarg);
@@ -584,7 +691,11 @@ int main(int argc, char **argv)
 				usage(argv[0]);
 			break;
 		case 's':
-			if (parse_sizes(optarg))
+			if (parse_sizes(optarg, sizes, &nsizes))
+				usage(argv[0]);
+			break;
+		case 'S':
+			if (parse_sizes(optarg, scale_sizes, &nscale))
 				usage(argv[0]);
 			break;
 		case 'w':
@@ -620,6 +731,8 @@ int main(int argc, char **argv)
 	shared = vmstat_read("cow_pte_shared");
 	run_sizes(tests);
 	run_work(tests);
+	if (tests & T_SCALE)
+		run_scale();
 	/*
 	 * COW PTE on, yet nothing shared: this process lost it, for example
 	 * by pinning pages (MMF_HAS_PINNED), which a write to 9p or FUSE

@@ -23,6 +23,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "holdchild.h"
+
 /* Not in the headers of a kernel without COW PTE; the prctl then fails. */
 #ifndef PR_SET_COW_PTE
 #define PR_SET_COW_PTE		0x43505445
@@ -140,39 +142,6 @@ static int measure_writes(struct result *r, char *mem, size_t size)
 		return -1;
 	r->write_ns = ns;
 	return 0;
-}
-
-/*
- * Keep the child of the next fork from running until
- * child_may_run(): pin this process to its CPU and make it real-time,
- * with SCHED_RESET_ON_FORK so that the child is an ordinary task on the
- * same CPU, which waits while the parent is runnable.
- */
-static int child_waits(cpu_set_t *saved)
-{
-	struct sched_param sp = { .sched_priority = 1 };
-	cpu_set_t one;
-	int cpu = sched_getcpu();
-
-	if (cpu < 0 || sched_getaffinity(0, sizeof(*saved), saved))
-		return -1;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	if (sched_setaffinity(0, sizeof(one), &one))
-		return -1;
-	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp)) {
-		sched_setaffinity(0, sizeof(*saved), saved);
-		return -1;
-	}
-	return 0;
-}
-
-static void child_may_run(const cpu_set_t *saved)
-{
-	struct sched_param sp = { .sched_priority = 0 };
-
-	sched_setscheduler(0, SCHED_OTHER, &sp);
-	sched_setaffinity(0, sizeof(*saved), saved);
 }
 
 /*

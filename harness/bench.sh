@@ -12,8 +12,8 @@
 #        bench.sh report DIR   (re)write DIR/report.md and DIR/*.png
 #
 # Settings (environment; the Makefile passes them through):
-#   BENCH          comma-separated subset of micro,redis,prefork,afl,python,
-#                  stockpath
+#   BENCH          comma-separated subset of micro,scale,redis,prefork,afl,
+#                  python,stockpath
 #                  (default: all of them)
 #   QUICK=1        shorter runs and less memory, for a first look
 #   KERNEL         the COW PTE bzImage to boot (default: build the release one)
@@ -33,7 +33,7 @@
 set -o pipefail
 . "$(dirname "$0")/common.sh"
 
-ALL_BENCH="micro redis prefork afl python stockpath"
+ALL_BENCH="micro scale redis prefork afl python stockpath"
 # Results of an ICOUNT=1 run are named icount-*.
 PFX=
 [ "${ICOUNT:-0}" = 1 ] && PFX=icount-
@@ -110,6 +110,9 @@ guest() {
 			else
 				guest_one ${pfx}micro forkbench -r "$r" -s 0,64,256,1024,4096 -w 256
 			fi ;;
+		scale)
+			guest_one ${pfx}scale forkbench -t scale -r "$r" -S \
+				"$([ "$quick" = 1 ] && echo 0,1024,4096 || echo 0,1024,4096,16384,65536)" ;;
 		stockpath)
 			guest_one "${pfx}stockpath-$STOCKPATH_TAG" forkbench -t stockpath -r "$r" \
 				-w "$([ "$quick" = 1 ] && echo 64 || echo 256)" ;;
@@ -320,6 +323,45 @@ target() {	# text benchmark re param op bound
 	echo "| $text | $icell | $wcell | $v |"
 }
 
+# How fork with COW PTE grows with memory in the scale benchmark: the
+# largest size's median over the empty process's, the worst of 4 KiB pages
+# and THP, as "value cell"; nothing if not measured.
+growth() {	# file
+	[ -s "$1" ] || return 0
+	awk -F'\t' "$AWK_FMT"'
+	$1 == "R" && $3 ~ /^fork-/ && $13 != "-" {
+		if ($4 == 0) base[$3] = $13
+		if (!($3 in top) || $4 + 0 >= top[$3]) { top[$3] = $4 + 0; med[$3] = $13 }
+	}
+	END {
+		for (t in med) {
+			if (!(t in base) || base[t] <= 0) continue
+			r = med[t] / base[t]
+			if (n++ == 0 || r > w) { w = r; c = fmt(r) "x (" t " at " top[t] " MiB)" }
+		}
+		if (n) print w, c
+	}' "$1"
+}
+
+# The constant-time fork target: fork of the largest size within @bound
+# times an empty process's fork.
+growth_target() {	# text bound
+	local v c iv= icell=- wcell=- verdict
+	read -r v c < <(growth "$DIR/icount-scale.tsv")
+	[ -n "$v" ] && { iv=$v; icell=$c; }
+	v=; c=
+	read -r v c < <(growth "$DIR/scale.tsv")
+	[ -n "$v" ] && wcell=$c
+	if [ -n "$iv" ]; then
+		verdict=$(verdict "$iv" "<=" "$2")
+	elif [ -n "$v" ]; then
+		verdict="$(verdict "$v" "<=" "$2") (wall clock only)"
+	else
+		verdict="not measured"
+	fi
+	echo "| $1 | $icell | $wcell | $verdict |"
+}
+
 # The stock path target of one kind of measurement (@pfx: icount- or "").
 stockpath_target() {	# pfx bound
 	local f=$DIR/${1}stockpath.tsv r noise
@@ -401,6 +443,7 @@ report() {
 	echo "|---|---|---|---|"
 	target "fork of 1 GiB of touched 4 KiB pages >= 20x cheaper than stock" micro fork 1024 ">=" 20
 	target "fork+exit of a small process with the mode on: at most 0.2% more than off (>= 0.998x)" micro forkexit 0 ">=" 0.998
+	growth_target "fork with COW PTE of the largest size (64 GiB) within 1.25x of an empty process's, 4 KiB pages and THP" 1.25
 	target "AFL++ large-state target >= 3x execs" afl execs large ">=" 3
 	target "no AFL++ target below 1.0x" afl execs "" ">=" 1
 	target "pre-forking server: no measure below 1.0x" prefork "p50|p99|max|rps" "" ">=" 1
@@ -419,7 +462,7 @@ report() {
 		echo "| stock path (patched, COW PTE off, vs unpatched) within 0.5% | - | - | not measured |"
 	fi
 	echo
-	for f in micro redis prefork afl python; do
+	for f in micro scale redis prefork afl python; do
 		main=$DIR/icount-$f.tsv
 		wall=$DIR/$f.tsv
 		if [ -s "$main" ]; then
@@ -452,7 +495,7 @@ report() {
 			local unit log=
 			unit=$(awk -F'\t' -v t="$t" '$1 == "R" && $3 == t { print $5; exit }' "$main")
 			[ -n "$kind" ] && unit="$unit (1 ns = 1 instruction)"
-			[ "$t" = fork ] || [ "$t" = thp ] || [ "$t" = forkexit ] && log=1
+			[[ "$t" =~ ^(fork|thp|forkexit|fork-4k|fork-thp)$ ]] && log=1
 			plot_values "$main" "$t" "$f $t: stock vs COW PTE$kind (median, min..max)" \
 				"$unit" "$DIR/$f-$t.png" $log && echo "![$f $t]($f-$t.png)"
 		done

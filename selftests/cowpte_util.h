@@ -65,21 +65,21 @@
 #define TABLE_SZ	(2UL << 20)	/* memory mapped by one PTE table on x86-64 */
 
 /*
- * A region of @size bytes aligned to a PTE table, so that every table in it
- * is fully covered by one VMA; with @thp, THP is asked for (and a kernel
+ * A region of @size bytes aligned to @align, mapped with @flags besides
+ * MAP_PRIVATE | MAP_ANONYMOUS; with @thp, THP is asked for (and a kernel
  * without it maps 4 KiB pages anyway), without, it is switched off so that
  * the range is really mapped by 4 KiB pages through PTE tables.
  */
-static inline char *region_alloc_thp(size_t size, bool thp)
+static inline char *region_map(size_t size, size_t align, int flags, bool thp)
 {
-	size_t len = size + TABLE_SZ;
+	size_t len = size + align;
 	char *raw, *p;
 
 	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		   MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (raw == MAP_FAILED)
 		return NULL;
-	p = (char *)(((uintptr_t)raw + TABLE_SZ - 1) & ~(TABLE_SZ - 1));
+	p = (char *)(((uintptr_t)raw + align - 1) & ~(align - 1));
 	if (p > raw)
 		munmap(raw, p - raw);
 	if (p + size < raw + len)
@@ -89,6 +89,15 @@ static inline char *region_alloc_thp(size_t size, bool thp)
 		return NULL;
 	}
 	return p;
+}
+
+/*
+ * A region aligned to a PTE table, so that every table in it is fully
+ * covered by one VMA.
+ */
+static inline char *region_alloc_thp(size_t size, bool thp)
+{
+	return region_map(size, TABLE_SZ, 0, thp);
 }
 
 static inline char *region_alloc(size_t size)

@@ -620,7 +620,10 @@ static void run_scale(void)
 			fprintf(stderr, BENCH ": scale, %s, %ld MiB\n", backing[b], mib);
 			scale_mem = prepare_zero(mib, b);
 			snprintf(param, sizeof(param), "%ld", mib);
-			/* About 2 MiB per GiB in 4 KiB pages, next to none in THP. */
+			/*
+			 * About 2 MiB per GiB: PTE tables in 4 KiB pages, the
+			 * tables deposited under each huge PMD in THP.
+			 */
 			printf("I\t" BENCH "\tscale_vmpte_kb_%s\t%ld\t%ld\n",
 			       backing[b], mib, proc_kb("/proc/self/status", "VmPTE"));
 			/*

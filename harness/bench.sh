@@ -159,6 +159,7 @@ md_table() {	# file [wall-clock file]
 		if (u == "s") return "G instr."
 		if (u == "ns") return "instr."
 		if (u == "ns/page") return "instr./page"
+		if (sub(/^us\//, "k instr./", u)) return u
 		if (sub(/\/s$/, " per G instr.", u)) return u
 		return u
 	}

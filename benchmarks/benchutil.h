@@ -60,25 +60,6 @@ static inline void set_cow_pte(int mode)
 	}
 }
 
-/* A "Key:  N kB" field of a /proc file, or -1. */
-static inline long proc_kb(const char *file, const char *key)
-{
-	size_t klen = strlen(key);
-	char line[256];
-	long val = -1;
-	FILE *f = fopen(file, "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			val = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return val;
-}
-
 /* Runs of one quantity, one mode. */
 struct series {
 	int n;

@@ -394,6 +394,25 @@ static inline int cgroup_enter(const char *cg)
 	return fclose(f) ? -1 : 0;
 }
 
+/* A "Key:  N kB" field of a /proc file, or -1. */
+static inline long proc_kb(const char *file, const char *key)
+{
+	size_t klen = strlen(key);
+	char line[256];
+	long val = -1;
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			val = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
 /* A number from a sysfs, procfs or debugfs knob, or -1. */
 static inline long knob_read(const char *path)
 {

@@ -26,7 +26,7 @@
  *    its owner is gone and others still share the table. Then the field
  *    holds what the owner stopped counting (pages, swap entries and the
  *    table itself) for the OOM killer, shifted left by two with
- *    TABLE_UNOWNED set, which no mm pointer has: see table_disown().
+ *    TABLE_UNOWNED set, which no mm pointer has: see cow_table_disown().
  *    TABLE_COPIED, in either form, says that a sharer copied the table,
  *    which left every page in it as fork would have: see table_reuse().
  *
@@ -56,14 +56,10 @@
 #include <asm/tlb.h>
 
 #include "internal.h"
+#include "cow_pte_internal.h"
 
 #define CREATE_TRACE_POINTS
 #include <trace/events/cow_pte.h>
-
-static inline struct ptdesc *pmd_table(pmd_t pmd)
-{
-	return page_ptdesc(pmd_page(pmd));
-}
 
 /*
  * The TLB rule: once this mm's PMD entry no longer points at a shared
@@ -93,7 +89,7 @@ static void cow_pte_flush_table(struct mm_struct *mm, unsigned long start)
  * does no per-page munlock, so the tables of a locked VMA are never shared
  * (mlock_fixup() copies those it would lock).
  */
-static enum vm_event_item vma_cow_pte_unfit(struct vm_area_struct *vma)
+enum vm_event_item vma_cow_pte_unfit(struct vm_area_struct *vma)
 {
 	if (!vma_is_anonymous(vma) || !vma->anon_vma ||
 	    (vma->vm_flags & (VM_SHARED | VM_MAYSHARE | VM_HUGETLB |
@@ -106,32 +102,8 @@ static enum vm_event_item vma_cow_pte_unfit(struct vm_area_struct *vma)
 	return NR_VM_EVENT_ITEMS;
 }
 
-static bool vma_cow_pte_eligible(struct vm_area_struct *vma)
-{
-	return vma_cow_pte_unfit(vma) == NR_VM_EVENT_ITEMS;
-}
-
-/* Low bits of pt_cow_owner, which an mm pointer never has. */
-#define TABLE_UNOWNED	1UL
-#define TABLE_COPIED	2UL
-
-/* The mm that counts the table's pages, or NULL. */
-static struct mm_struct *table_owner(struct ptdesc *table)
-{
-	unsigned long v = (unsigned long)table->pt_cow_owner;
-
-	return v & TABLE_UNOWNED ? NULL :
-	       (struct mm_struct *)(v & ~TABLE_COPIED);
-}
-
-static void table_set_copied(struct ptdesc *table)
-{
-	table->pt_cow_owner = (struct mm_struct *)
-		((unsigned long)table->pt_cow_owner | TABLE_COPIED);
-}
-
 /* swapoff finds swap entries through the mms on init_mm's list. */
-static void mm_track_swap(struct mm_struct *mm)
+void cow_track_swap(struct mm_struct *mm)
 {
 	if (!list_empty(&mm->mmlist))
 		return;
@@ -214,15 +186,15 @@ bool __cow_pte_fork(struct vm_area_struct *dst_vma,
 	set_bit(MMF_COW_PTE_TABLES, &dst_vma->vm_mm->flags);
 	/* The table may hold swap entries, which swapoff finds by mm. */
 	if (!list_empty(&src_mm->mmlist))
-		mm_track_swap(dst_vma->vm_mm);
+		cow_track_swap(dst_vma->vm_mm);
 	count_vm_event(COW_PTE_SHARE);
 	trace_mm_cow_pte_share(src_mm, addr, sharers);
 	return true;
 }
 
 /* What the entries of a table add to an mm's RSS counters. */
-static void table_rss(struct vm_area_struct *vma, pte_t *ptep,
-		      unsigned long addr, int *rss)
+void cow_table_rss(struct vm_area_struct *vma, pte_t *ptep,
+		   unsigned long addr, int *rss)
 {
 	int i;
 
@@ -251,7 +223,7 @@ static void table_rss(struct vm_area_struct *vma, pte_t *ptep,
  * The owner leaves a table others still share: record what it stops
  * counting, @rss and the table itself, in place of the owner.
  */
-static void table_disown(struct ptdesc *table, int *rss)
+void cow_table_disown(struct ptdesc *table, int *rss)
 {
 	unsigned long copied = (unsigned long)table->pt_cow_owner & TABLE_COPIED;
 	unsigned long pages = 1;
@@ -263,15 +235,7 @@ static void table_disown(struct ptdesc *table, int *rss)
 		(pages << 2 | TABLE_UNOWNED | copied);
 }
 
-/* What nobody counts of a shared table whose owner left, or 0. */
-static unsigned long table_unowned(struct ptdesc *table)
-{
-	unsigned long v = (unsigned long)table->pt_cow_owner;
-
-	return v & TABLE_UNOWNED ? v >> 2 : 0;
-}
-
-static void add_rss(struct mm_struct *mm, int *rss, int sign)
+void cow_add_rss(struct mm_struct *mm, int *rss, int sign)
 {
 	int i;
 
@@ -365,11 +329,11 @@ static void table_reuse(struct vm_area_struct *vma, pmd_t *pmd, pmd_t orig,
 	if (table_owner(table) != mm) {
 		int rss[NR_MM_COUNTERS] = { 0 };
 
-		table_rss(vma, ptdesc_address(table), start, rss);
-		add_rss(mm, rss, 1);
+		cow_table_rss(vma, ptdesc_address(table), start, rss);
+		cow_add_rss(mm, rss, 1);
 		mm_inc_nr_ptes(mm);
 		if (rss[MM_SWAPENTS])
-			mm_track_swap(mm);
+			cow_track_swap(mm);
 	}
 	table->pt_cow_owner = NULL;
 	if (!copied)
@@ -761,14 +725,14 @@ lock:
 
 	/* The owner counted these pages already; anyone else counts now. */
 	if (table_owner(table) == mm) {
-		table_disown(table, rss);
+		cow_table_disown(table, rss);
 	} else {
-		add_rss(mm, rss, 1);
+		cow_add_rss(mm, rss, 1);
 		mm_inc_nr_ptes(mm);
 	}
 	table_set_copied(table);
 	if (rss[MM_SWAPENTS])
-		mm_track_swap(mm);
+		cow_track_swap(mm);
 	raw_write_seqcount_end(&mm->write_protect_seq);
 	/* The copy must be complete before the hardware can walk it. */
 	smp_wmb();
@@ -874,6 +838,9 @@ int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
 	unsigned long addr = start, next;
 	pmd_t *pmd;
 
+	/* The PMD tables first: the PTE tables' entries are in them. */
+	if (cow_pmd_unshare_range(vma, start, end))
+		return -ENOMEM;
 	while (addr < end) {
 		pmd = mm_find_pmd(vma->vm_mm, addr);
 		if (!pmd) {
@@ -994,7 +961,8 @@ static bool note_shared_tables(struct folio *folio, struct vm_area_struct *vma,
 	for (; addr < end; addr = pmd_addr_end(addr, end)) {
 		/* The rmap lock keeps the tables of @vma. */
 		pmd = mm_find_pmd(vma->vm_mm, addr);
-		if (!pmd || !cow_pte_pmd_shared(pmdp_get_lockless(pmd)))
+		if ((!pmd || !cow_pte_pmd_shared(pmdp_get_lockless(pmd))) &&
+		    !cow_pmd_shared_at(vma->vm_mm, addr))
 			continue;
 		mmgrab(vma->vm_mm);
 		u->at[u->nr].mm = vma->vm_mm;
@@ -1021,6 +989,9 @@ static void unshare_for_folio(struct mm_struct *mm, unsigned long addr)
 		schedule_timeout_uninterruptible(1);
 	}
 	vma = vma_lookup(mm, addr);
+	/* The PMD table first, which mm_find_pmd() does not look into. */
+	if (vma && cow_pmd_unshare_range(vma, addr, addr + 1))
+		vma = NULL;
 	pmd = vma ? mm_find_pmd(mm, addr) : NULL;
 	if (pmd)
 		cow_pte_unshare(vma, pmd, addr, GFP_KERNEL, COW_PTE_RMAP);
@@ -1147,6 +1118,8 @@ unsigned int cow_pte_other_sharers(pmd_t *pmd)
 bool __cow_pte_folio_walk_shared(const struct folio_walk *fw,
 				 struct vm_area_struct *vma, unsigned long addr)
 {
+	if (cow_pmd_shared_at(vma->vm_mm, addr))
+		return true;
 	if (fw->level != FW_LEVEL_PTE)
 		return false;
 	return cow_pte_other_sharers(pmd_off(vma->vm_mm, addr));
@@ -1218,10 +1191,10 @@ bool __cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	if (table_owner(table) == mm) {
 		int rss[NR_MM_COUNTERS] = { 0 };
 
-		table_rss(vma, ptdesc_address(table), addr, rss);
-		add_rss(mm, rss, -1);
+		cow_table_rss(vma, ptdesc_address(table), addr, rss);
+		cow_add_rss(mm, rss, -1);
 		mm_dec_nr_ptes(mm);
-		table_disown(table, rss);
+		cow_table_disown(table, rss);
 	}
 	sharers = atomic_dec_return(&table->pt_cow_share);
 	spin_unlock(ptl);

@@ -60,6 +60,73 @@ static __always_inline bool cow_pte_pmd_shared(pmd_t pmd)
 	       !(v & (_PAGE_PSE | _PAGE_RW));
 }
 
+/*
+ * A PMD table shared between mms is mapped read-only at the PUD level in
+ * every one of them, in the same way (see mm/cow_pmd.c): present, not a
+ * leaf, not writable.
+ */
+static __always_inline bool cow_pmd_pud_shared(pud_t pud)
+{
+	pudval_t v = native_pud_val(pud);
+
+	return (v & _PAGE_PRESENT) && !(v & (_PAGE_PSE | _PAGE_RW));
+}
+
+bool __cow_pmd_fork(struct vm_area_struct *dst_vma,
+		    struct vm_area_struct *src_vma, pud_t *dst_pud,
+		    pud_t *src_pud, unsigned long addr, unsigned long end);
+vm_fault_t __cow_pmd_fault(struct vm_area_struct *vma, pud_t *pudp,
+			   unsigned long addr, unsigned int flags);
+bool __cow_pmd_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
+		   pud_t *pudp, unsigned long addr, unsigned long end);
+int __cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
+		      unsigned long addr, gfp_t gfp);
+int cow_pmd_unshare_range(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end);
+bool cow_pmd_shared_at(struct mm_struct *mm, unsigned long addr);
+
+static __always_inline bool cow_pmd_fork(struct vm_area_struct *dst_vma,
+					 struct vm_area_struct *src_vma,
+					 pud_t *dst_pud, pud_t *src_pud,
+					 unsigned long addr, unsigned long end)
+{
+	if (likely(!test_bit(MMF_COW_PTE, &src_vma->vm_mm->flags) &&
+		   !cow_pmd_pud_shared(pudp_get(src_pud))))
+		return false;
+	return __cow_pmd_fork(dst_vma, src_vma, dst_pud, src_pud, addr, end);
+}
+
+static __always_inline vm_fault_t cow_pmd_fault(struct vm_area_struct *vma,
+						pud_t *pudp, unsigned long addr,
+						unsigned int flags)
+{
+	if (likely(!cow_pmd_pud_shared(READ_ONCE(*pudp))))
+		return 0;
+	return __cow_pmd_fault(vma, pudp, addr, flags);
+}
+
+static __always_inline bool cow_pmd_zap(struct mmu_gather *tlb,
+					struct vm_area_struct *vma, pud_t *pudp,
+					unsigned long addr, unsigned long end)
+{
+	if (likely(!cow_pmd_pud_shared(pudp_get(pudp))))
+		return false;
+	return __cow_pmd_zap(tlb, vma, pudp, addr, end);
+}
+
+/*
+ * Paths that descend into a PMD table to change it make it private first.
+ * Returns 0, -ENOMEM, -EBUSY, or -EAGAIN when @gfp cannot block and the
+ * mmap lock was contended; the table is then still shared.
+ */
+static inline int cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
+				  unsigned long addr, gfp_t gfp)
+{
+	if (likely(!cow_pmd_pud_shared(pudp_get(pudp))))
+		return 0;
+	return __cow_pmd_unshare(vma, pudp, addr, gfp);
+}
+
 bool __cow_pte_fork(struct vm_area_struct *dst_vma,
 		    struct vm_area_struct *src_vma, pmd_t *dst_pmd,
 		    pmd_t *src_pmd, unsigned long addr, unsigned long end);
@@ -182,6 +249,12 @@ static inline int cow_pte_unshare_range_vma_locked(struct vm_area_struct *vma,
 static inline int cow_pte_split_vma(struct vm_area_struct *vma,
 				    unsigned long addr)
 {
+	if (!(addr & ~PUD_MASK) ||
+	    !test_bit(MMF_COW_PTE_TABLES, &vma->vm_mm->flags))
+		return 0;
+	/* A PMD table is split by any boundary inside it. */
+	if (cow_pmd_unshare_range(vma, addr, addr + 1))
+		return -ENOMEM;
 	if (!(addr & ~PMD_MASK))
 		return 0;
 	return cow_pte_unshare_range(vma, addr, addr + 1, COW_PTE_SPLIT);
@@ -192,9 +265,12 @@ static inline int cow_pte_split_vma(struct vm_area_struct *vma,
  * they do not keep out, may have shared it again in between. The walk then
  * starts over, and unshares again.
  */
-static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd)
+static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd,
+					 struct mm_struct *mm,
+					 unsigned long addr)
 {
-	return unshared && cow_pte_pmd_shared(pmdp_get(pmd));
+	return unshared && (cow_pte_pmd_shared(pmdp_get(pmd)) ||
+			    cow_pmd_shared_at(mm, addr));
 }
 
 bool cow_pte_unshare_folio(struct folio *folio);
@@ -232,6 +308,39 @@ int cow_pte_prctl(int option, unsigned long arg2, unsigned long arg3,
 static inline bool cow_pte_pmd_shared(pmd_t pmd)
 {
 	return false;
+}
+
+static inline bool cow_pmd_pud_shared(pud_t pud)
+{
+	return false;
+}
+
+static inline bool cow_pmd_fork(struct vm_area_struct *dst_vma,
+				struct vm_area_struct *src_vma, pud_t *dst_pud,
+				pud_t *src_pud, unsigned long addr,
+				unsigned long end)
+{
+	return false;
+}
+
+static inline vm_fault_t cow_pmd_fault(struct vm_area_struct *vma,
+				       pud_t *pudp, unsigned long addr,
+				       unsigned int flags)
+{
+	return 0;
+}
+
+static inline bool cow_pmd_zap(struct mmu_gather *tlb,
+			       struct vm_area_struct *vma, pud_t *pudp,
+			       unsigned long addr, unsigned long end)
+{
+	return false;
+}
+
+static inline int cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
+				  unsigned long addr, gfp_t gfp)
+{
+	return 0;
 }
 
 static inline bool cow_pte_fork(struct vm_area_struct *dst_vma,
@@ -295,7 +404,9 @@ static inline bool cow_pte_folio_walk_shared(const struct folio_walk *fw,
 	return false;
 }
 
-static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd)
+static inline bool cow_pte_pvmw_reshared(bool unshared, pmd_t *pmd,
+					 struct mm_struct *mm,
+					 unsigned long addr)
 {
 	return false;
 }

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PMD tables shared by fork (vm.cow_pte_pmd=1): a GiB that one VMA covers
+ * is shared as one PMD table, and every change below it, by either side,
+ * must stay its own. Each case checks that the table was shared (or
+ * copied, reused, dropped) by the cow_pmd_* counters, so that it fails
+ * on a kernel that does not share PMD tables, and checks the data of both
+ * sides page by page.
+ *
+ * Two backings: 4 KiB pages (PTE tables below the PMD table), and THP
+ * with some huge zero pages and one THP split into a PTE table.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+
+#include "kselftest_harness.h"
+#include "cowpte_util.h"
+
+#define GIB		(1024 * 1024 * 1024UL)
+#define STRIDE		(64 * PAGE_SZ)	/* stamped pages: 8 per PTE table */
+#define KNOB		"/proc/sys/vm/cow_pte_pmd"
+
+FIXTURE(cow_pmd) {
+	char *mem;
+	long knob;
+};
+
+FIXTURE_VARIANT(cow_pmd) {
+	bool thp;
+};
+
+FIXTURE_VARIANT_ADD(cow_pmd, pages_4k) { .thp = false };
+FIXTURE_VARIANT_ADD(cow_pmd, thp) { .thp = true };
+
+/*
+ * Every 8th 2 MiB is left as it was mapped: empty with 4 KiB pages, the
+ * huge zero page under THP.
+ */
+static bool unstamped(const char *mem, const char *p)
+{
+	return (p - mem) / TABLE_SZ % 8 == 4;
+}
+
+/* Stamp generation @gen into every STRIDE-th page of the GiB. */
+static void stamp_all(char *mem, uint64_t gen)
+{
+	for (char *p = mem; p < mem + GIB; p += STRIDE)
+		if (!unstamped(mem, p))
+			WRITE_ONCE(*(uint64_t *)p, stamp(mem, p, gen));
+}
+
+/* How many stamped pages do not hold @gen. */
+static long check_all(const char *mem, uint64_t gen, const char *who)
+{
+	long bad = 0;
+
+	for (const char *p = mem; p < mem + GIB; p += STRIDE) {
+		uint64_t v = READ_ONCE(*(const uint64_t *)p);
+
+		if (unstamped(mem, p) || v == stamp(mem, p, gen))
+			continue;
+		if (bad++ < 4)
+			fprintf(stderr, "# %s: page %ld holds %#lx, want %#lx\n",
+				who, (long)((p - mem) / PAGE_SZ),
+				(unsigned long)v,
+				(unsigned long)stamp(mem, p, gen));
+	}
+	return bad;
+}
+
+FIXTURE_SETUP(cow_pmd)
+{
+	self->knob = knob_read(KNOB);
+	if (self->knob < 0)
+		SKIP(return, "no " KNOB " (kernel without PMD-level COW PTE)");
+	ASSERT_EQ(0, knob_write(KNOB, "1"));
+	ASSERT_EQ(0, cow_pte_enable());
+	self->mem = region_map(GIB, GIB, MAP_NORESERVE, variant->thp);
+	ASSERT_NE(NULL, self->mem);
+	/*
+	 * Under THP the GiB is first mapped by read faults to the huge zero
+	 * page; the stamps then split most of it into PTE tables, but every
+	 * 8th 2 MiB is written whole first (a THP), and one THP is split
+	 * into a PTE table by unmapping one page of it.
+	 */
+	if (variant->thp) {
+		ASSERT_EQ(0, madvise(self->mem, GIB, MADV_POPULATE_READ));
+		for (size_t off = 0; off < GIB; off += 8 * TABLE_SZ)
+			self->mem[off + 8] = 1;
+		ASSERT_EQ(0, madvise(self->mem + TABLE_SZ * 8 + PAGE_SZ * 3,
+				     PAGE_SZ, MADV_DONTNEED));
+	}
+	stamp_all(self->mem, 1);
+}
+
+FIXTURE_TEARDOWN(cow_pmd)
+{
+	char val[24];
+
+	if (self->knob < 0)
+		return;
+	snprintf(val, sizeof(val), "%ld", self->knob);
+	knob_write(KNOB, val);
+}
+
+/* Counters of PMD tables shared, copied, reused, dropped. */
+struct pmd_counts {
+	long shared, copied, reused, dropped;
+};
+
+static void counts(struct pmd_counts *c)
+{
+	c->shared = vmstat_read("cow_pmd_shared");
+	c->copied = vmstat_read("cow_pmd_copied");
+	c->reused = vmstat_read("cow_pmd_reused");
+	c->dropped = vmstat_read("cow_pmd_dropped");
+}
+
+/*
+ * Fork; the child runs @fn(mem, arg) after the parent's go and exits with
+ * what it returns. The parent gets the pid and the two events.
+ */
+struct child {
+	pid_t pid;
+	struct event go, done;
+};
+
+static void start_child(struct child *c, char *mem,
+			int (*fn)(char *mem, struct child *c))
+{
+	if (event_init(&c->go) || event_init(&c->done))
+		_exit(95);
+	c->pid = fork();
+	if (c->pid < 0)
+		_exit(96);
+	if (c->pid == 0)
+		_exit(fn(mem, c));
+}
+
+/* Both sides write; each must see only its own writes. */
+static int child_writes(char *mem, struct child *c)
+{
+	long bad = check_all(mem, 1, "child before");
+
+	stamp_all(mem, 2);
+	event_signal(&c->done);
+	event_wait(&c->go);
+	bad += check_all(mem, 2, "child after the parent wrote");
+	return bad_to_code(bad);
+}
+
+TEST_F(cow_pmd, both_write)
+{
+	struct pmd_counts a, b;
+	struct child c;
+
+	counts(&a);
+	start_child(&c, self->mem, child_writes);
+	event_wait(&c.done);
+	EXPECT_EQ(0, check_all(self->mem, 1, "parent after the child wrote"));
+	stamp_all(self->mem, 3);
+	event_signal(&c.go);
+	EXPECT_EQ(0, reap(c.pid));
+	EXPECT_EQ(0, check_all(self->mem, 3, "parent"));
+	counts(&b);
+	EXPECT_GE(b.shared - a.shared, 1);
+	/* The child broke away; the parent then took the table back. */
+	EXPECT_GE(b.copied - a.copied, 1);
+	EXPECT_GE(b.reused - a.reused, 1);
+}
+
+/* The child's page tables: the PUD table, not the GiB's 2 MiB of them. */
+static int child_vmpte(char *mem, struct child *c)
+{
+	long kb = proc_kb("/proc/self/status", "VmPTE");
+
+	if (kb < 0 || kb > 256) {
+		fprintf(stderr, "# child VmPTE %ld kB\n", kb);
+		return 1;
+	}
+	return bad_to_code(check_all(mem, 1, "child"));
+}
+
+TEST_F(cow_pmd, child_tables_constant)
+{
+	struct pmd_counts a, b;
+	struct child c;
+
+	counts(&a);
+	start_child(&c, self->mem, child_vmpte);
+	EXPECT_EQ(0, reap(c.pid));
+	counts(&b);
+	EXPECT_GE(b.shared - a.shared, 1);
+	/* The child's exit dropped its share; nothing was copied. */
+	EXPECT_GE(b.dropped - a.dropped, 1);
+	EXPECT_EQ(0, check_all(self->mem, 1, "parent"));
+}
+
+/* The child unmaps 2 MiB in the middle with MADV_DONTNEED. */
+static int child_zaps_part(char *mem, struct child *c)
+{
+	char *hole = mem + 100 * TABLE_SZ;
+	long bad;
+
+	if (madvise(hole, TABLE_SZ, MADV_DONTNEED))
+		return 99;
+	for (char *p = hole; p < hole + TABLE_SZ; p += STRIDE)
+		if (READ_ONCE(*(uint64_t *)p))
+			return 98;
+	stamp_all(mem, 2);
+	bad = check_all(mem, 2, "child");
+	event_signal(&c->done);
+	return bad_to_code(bad);
+}
+
+TEST_F(cow_pmd, child_zaps_part)
+{
+	struct pmd_counts a, b;
+	struct child c;
+
+	counts(&a);
+	start_child(&c, self->mem, child_zaps_part);
+	event_wait(&c.done);
+	EXPECT_EQ(0, reap(c.pid));
+	EXPECT_EQ(0, check_all(self->mem, 1, "parent"));
+	counts(&b);
+	EXPECT_GE(b.copied - a.copied, 1);
+}
+
+/* The parent unmaps the whole GiB while the child still maps it. */
+static int child_outlives(char *mem, struct child *c)
+{
+	long bad;
+
+	event_wait(&c->go);
+	bad = check_all(mem, 1, "child after the parent unmapped");
+	stamp_all(mem, 2);
+	bad += check_all(mem, 2, "child");
+	return bad_to_code(bad);
+}
+
+TEST_F(cow_pmd, parent_unmaps_whole)
+{
+	struct pmd_counts a, b;
+	struct child c;
+
+	counts(&a);
+	start_child(&c, self->mem, child_outlives);
+	ASSERT_EQ(0, munmap(self->mem, GIB));
+	event_signal(&c.go);
+	EXPECT_EQ(0, reap(c.pid));
+	counts(&b);
+	EXPECT_GE(b.dropped - a.dropped, 1);
+	/* The child was left the last: it took the table over. */
+	EXPECT_GE(b.reused - a.reused, 1);
+	self->mem = region_map(GIB, GIB, MAP_NORESERVE, variant->thp);
+}
+
+/*
+ * The kernel writes for the child: /proc/self/mem (GUP with FOLL_FORCE),
+ * and mprotect() of part of the GiB, which must not reach the parent.
+ */
+static int child_kernel_writes(char *mem, struct child *c)
+{
+	uint64_t v = 0xfeedface;
+	char *ro = mem + 300 * TABLE_SZ;
+	int fd = open("/proc/self/mem", O_RDWR);
+	long bad;
+
+	if (fd < 0 || pwrite(fd, &v, sizeof(v), (uintptr_t)mem + STRIDE) !=
+		      sizeof(v))
+		return 97;
+	close(fd);
+	if (READ_ONCE(*(uint64_t *)(mem + STRIDE)) != v)
+		return 96;
+	if (mprotect(ro, TABLE_SZ, PROT_READ))
+		return 95;
+	bad = check_all(mem, 1, "child") - 1;
+	event_signal(&c->done);
+	event_wait(&c->go);
+	return bad_to_code(bad);
+}
+
+TEST_F(cow_pmd, child_kernel_writes)
+{
+	struct pmd_counts a, b;
+	struct child c;
+
+	counts(&a);
+	start_child(&c, self->mem, child_kernel_writes);
+	event_wait(&c.done);
+	EXPECT_EQ(0, check_all(self->mem, 1, "parent"));
+	/* Still writable here. */
+	stamp_all(self->mem, 3);
+	event_signal(&c.go);
+	EXPECT_EQ(0, reap(c.pid));
+	EXPECT_EQ(0, check_all(self->mem, 3, "parent"));
+	counts(&b);
+	EXPECT_GE(b.copied - a.copied, 1);
+}
+
+/* A grandchild shares the table three ways; each side writes its own. */
+static int grandchild(char *mem, struct child *c)
+{
+	long bad = check_all(mem, 1, "grandchild");
+
+	stamp_all(mem, 5);
+	bad += check_all(mem, 5, "grandchild");
+	return bad_to_code(bad);
+}
+
+static int child_forks(char *mem, struct child *c)
+{
+	struct child g;
+	long bad;
+	int code;
+
+	start_child(&g, mem, grandchild);
+	code = reap(g.pid);
+	bad = check_all(mem, 1, "child after the grandchild wrote");
+	stamp_all(mem, 2);
+	bad += check_all(mem, 2, "child");
+	return code ? code : bad_to_code(bad);
+}
+
+TEST_F(cow_pmd, grandchild)
+{
+	struct pmd_counts a, b;
+	struct child c;
+
+	counts(&a);
+	start_child(&c, self->mem, child_forks);
+	EXPECT_EQ(0, reap(c.pid));
+	EXPECT_EQ(0, check_all(self->mem, 1, "parent"));
+	counts(&b);
+	EXPECT_GE(b.shared - a.shared, 2);
+}
+
+TEST_HARNESS_MAIN

@@ -601,9 +601,12 @@ static double m_fork_held(char *unused, long mib, long write)
 	return write ? (t2 - t1) / n : t1 - t0;
 }
 
+#define PMD_KNOB "/proc/sys/vm/cow_pte_pmd"
+
 static void run_scale(void)
 {
 	static const char *const backing[] = { "4k", "thp" };
+	long knob = knob_read(PMD_KNOB);
 	struct series s, c;
 	char test[32], param[32];
 	cpu_set_t saved;
@@ -613,35 +616,58 @@ static void run_scale(void)
 			strerror(errno));
 	else
 		child_may_run(&saved);
-	for (int b = 0; b < 2; b++) {
-		for (int i = 0; i < nscale; i++) {
-			long mib = scale_sizes[i];
-
-			fprintf(stderr, BENCH ": scale, %s, %ld MiB\n", backing[b], mib);
-			scale_mem = prepare_zero(mib, b);
-			snprintf(param, sizeof(param), "%ld", mib);
-			/*
-			 * About 2 MiB per GiB: PTE tables in 4 KiB pages, the
-			 * tables deposited under each huge PMD in THP.
-			 */
-			printf("I\t" BENCH "\tscale_vmpte_kb_%s\t%ld\t%ld\n",
-			       backing[b], mib, proc_kb("/proc/self/status", "VmPTE"));
-			/*
-			 * No settle(): it would write a page per table, which
-			 * is a THP per table here. Zero-page entries are
-			 * read-only anyway, so every fork starts alike.
-			 */
-			snprintf(test, sizeof(test), "fork-%s", backing[b]);
-			both(NULL, mib, 0, m_fork_held, &s, &c);
-			emit("scale", test, param, "us", false, &s, &c);
-			if (mib >= 1024) {
-				snprintf(test, sizeof(test), "write-%s", backing[b]);
-				both(NULL, mib, 1, m_fork_held, &s, &c);
-				emit("scale", test, param, "us/GiB", false, &s, &c);
-			}
-			if (scale_mem)
-				munmap(scale_mem, (size_t)mib << 20);
+	/*
+	 * With PMD tables shared too (vm.cow_pte_pmd, when the kernel has
+	 * it and we may set it), the COW PTE side is measured in both ways:
+	 * "-pmd" rows share PMD tables, the others PTE tables only.
+	 */
+	for (int pmd = 0; pmd < 1 + (knob >= 0); pmd++) {
+		if (knob >= 0 && knob_write(PMD_KNOB, pmd ? "1" : "0")) {
+			fprintf(stderr, BENCH ": cannot set " PMD_KNOB ": %s\n",
+				strerror(errno));
+			break;
 		}
+		for (int b = 0; b < 2; b++) {
+			for (int i = 0; i < nscale; i++) {
+				long mib = scale_sizes[i];
+
+				fprintf(stderr, BENCH ": scale, %s%s, %ld MiB\n",
+					backing[b], pmd ? " (PMD tables)" : "", mib);
+				scale_mem = prepare_zero(mib, b);
+				snprintf(param, sizeof(param), "%ld", mib);
+				/*
+				 * About 2 MiB per GiB: PTE tables in 4 KiB
+				 * pages, the tables deposited under each huge
+				 * PMD in THP.
+				 */
+				printf("I\t" BENCH "\tscale_vmpte_kb_%s\t%ld\t%ld\n",
+				       backing[b], mib,
+				       proc_kb("/proc/self/status", "VmPTE"));
+				/*
+				 * No settle(): it would write a page per
+				 * table, which is a THP per table here.
+				 * Zero-page entries are read-only anyway, so
+				 * every fork starts alike.
+				 */
+				snprintf(test, sizeof(test), "fork-%s%s", backing[b],
+					 pmd ? "-pmd" : "");
+				both(NULL, mib, 0, m_fork_held, &s, &c);
+				emit("scale", test, param, "us", false, &s, &c);
+				if (mib >= 1024) {
+					snprintf(test, sizeof(test), "write-%s%s",
+						 backing[b], pmd ? "-pmd" : "");
+					both(NULL, mib, 1, m_fork_held, &s, &c);
+					emit("scale", test, param, "us/GiB", false,
+					     &s, &c);
+				}
+				if (scale_mem)
+					munmap(scale_mem, (size_t)mib << 20);
+			}
+		}
+	}
+	if (knob >= 0) {
+		snprintf(param, sizeof(param), "%ld", knob);
+		knob_write(PMD_KNOB, param);
 	}
 }
 

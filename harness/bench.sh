@@ -326,16 +326,20 @@ target() {	# text benchmark re param op bound
 
 # How fork with COW PTE grows with memory in the scale benchmark: the
 # largest size's median over the empty process's, the worst of 4 KiB pages
-# and THP, as "value cell"; nothing if not measured.
+# and THP (of the rows with PMD tables shared, if any), as "value cell";
+# nothing if not measured.
 growth() {	# file
 	[ -s "$1" ] || return 0
 	awk -F'\t' "$AWK_FMT"'
 	$1 == "R" && $3 ~ /^fork-/ && $13 != "-" {
 		if ($4 == 0) base[$3] = $13
 		if (!($3 in top) || $4 + 0 >= top[$3]) { top[$3] = $4 + 0; med[$3] = $13 }
+		if ($3 ~ /-pmd$/) pmd = 1
 	}
 	END {
 		for (t in med) {
+			# With PMD tables shared, the target is theirs.
+			if (pmd && t !~ /-pmd$/) continue
 			if (!(t in base) || base[t] <= 0) continue
 			r = med[t] / base[t]
 			if (n++ == 0 || r > w) { w = r; c = fmt(r) "x (" t " at " top[t] " MiB)" }

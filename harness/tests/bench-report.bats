@@ -88,3 +88,16 @@ setup() {
 	run cat "$DIR/report.md"
 	assert_line --partial "| - | 1.15x (fork-4k at 65536 MiB) | **met** (wall clock only) |"
 }
+
+@test "scale: with PMD tables shared, the target goes by those rows" {
+	row "$DIR/icount-scale.tsv" fork-4k 0 us 160 161 0.99
+	row "$DIR/icount-scale.tsv" fork-4k 65536 us 600000 9200 65
+	row "$DIR/icount-scale.tsv" fork-4k-pmd 0 us 160 160 1
+	row "$DIR/icount-scale.tsv" fork-4k-pmd 65536 us 600000 184 3260
+	row "$DIR/icount-scale.tsv" fork-thp-pmd 0 us 160 160 1
+	row "$DIR/icount-scale.tsv" fork-thp-pmd 65536 us 170000 176 965
+	run "$HARNESS/bench.sh" report "$DIR"
+	assert_success
+	run cat "$DIR/report.md"
+	assert_line --partial "| 1.15x (fork-4k-pmd at 65536 MiB) | - | **met** |"
+}

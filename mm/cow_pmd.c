@@ -54,6 +54,8 @@
 #include "internal.h"
 #include "cow_pte_internal.h"
 
+#include <trace/events/cow_pte.h>
+
 /*
  * vm.cow_pte_pmd: whether fork shares PMD tables too. Off by default while
  * the PMD level is new; see the documentation.
@@ -115,6 +117,7 @@ bool __cow_pmd_fork(struct vm_area_struct *dst_vma,
 	struct mm_struct *dst_mm = dst_vma->vm_mm;
 	struct ptdesc *table;
 	spinlock_t *ptl;		/* the PMD table's */
+	int sharers;
 	pud_t pud;
 
 	pud = pudp_get(src_pud);
@@ -148,7 +151,7 @@ bool __cow_pmd_fork(struct vm_area_struct *dst_vma,
 		/* dup_mmap() flushes the parent's TLB before it returns. */
 		set_pud(src_pud, pud);
 	}
-	atomic_inc(&table->pt_cow_share);
+	sharers = atomic_inc_return(&table->pt_cow_share);
 	set_pud(dst_pud, pud);
 	spin_unlock(ptl);
 	spin_unlock(&src_mm->page_table_lock);
@@ -166,6 +169,7 @@ bool __cow_pmd_fork(struct vm_area_struct *dst_vma,
 	    test_bit(MMF_HUGE_ZERO_PAGE, &src_mm->flags))
 		mm_get_huge_zero_folio(dst_mm);
 	count_vm_event(COW_PMD_SHARE);
+	trace_mm_cow_pmd_share(src_mm, addr, sharers);
 	return true;
 }
 
@@ -332,7 +336,8 @@ static void thp_unexclusive(struct vm_area_struct *vma, unsigned long addr,
  * here. 512 entries, no page.
  */
 static void cow_pmd_reuse(struct vm_area_struct *vma, pud_t *pudp, pud_t pud,
-			  struct ptdesc *table, unsigned long start)
+			  struct ptdesc *table, unsigned long start,
+			  enum cow_pte_reason why)
 {
 	bool copied = (unsigned long)table->pt_cow_owner & TABLE_COPIED;
 	struct mm_struct *owner = table_owner(table);
@@ -369,6 +374,7 @@ static void cow_pmd_reuse(struct vm_area_struct *vma, pud_t *pudp, pud_t pud,
 	/* Upgrading the permission needs no TLB flush. */
 	set_pud(pudp, pud_set_flags(pud, _PAGE_RW));
 	count_vm_event(COW_PMD_REUSE);
+	trace_mm_cow_pmd_reuse(mm, start, 1, why);
 }
 
 /*
@@ -480,7 +486,7 @@ static void deposits_free(struct mm_struct *mm, struct deposits *d)
  * -EBUSY.
  */
 static int cow_pmd_break(struct vm_area_struct *vma, pud_t *pudp,
-			 unsigned long addr, gfp_t gfp)
+			 unsigned long addr, gfp_t gfp, enum cow_pte_reason why)
 {
 	struct deposits deposits = { .list = LIST_HEAD_INIT(deposits.list) };
 	struct mm_struct *mm = vma->vm_mm;
@@ -488,7 +494,7 @@ static int cow_pmd_break(struct vm_area_struct *vma, pud_t *pudp,
 	int rss[NR_MM_COUNTERS] = { 0 };
 	struct ptdesc *table;
 	spinlock_t *ptl, *new_ptl;
-	int i, need = 0, ptes = 0, ret = 0;
+	int i, need = 0, ptes = 0, sharers, ret = 0;
 	pmd_t *src, *new = NULL;
 	struct mm_struct *owner;
 	pud_t pud;
@@ -510,7 +516,7 @@ again:
 	 * caller holds, could share the table again.
 	 */
 	if (atomic_read(&table->pt_cow_share) == 1) {
-		cow_pmd_reuse(vma, pudp, pud, table, start);
+		cow_pmd_reuse(vma, pudp, pud, table, start, why);
 		goto unlock;
 	}
 	if (WARN_ON_ONCE(table_has_pinned_thp(vma, src))) {
@@ -586,9 +592,10 @@ again:
 	pud_populate(mm, pudp, new);
 	new = NULL;
 	cow_pmd_flush_table(mm, start);
-	atomic_dec(&table->pt_cow_share);
+	sharers = atomic_dec_return(&table->pt_cow_share);
 	set_bit(MMF_COW_PTE_TABLES, &mm->flags);
 	count_vm_event(COW_PMD_COPY);
+	trace_mm_cow_pmd_break(mm, start, sharers, why);
 unlock:
 	spin_unlock(ptl);
 	spin_unlock(&mm->page_table_lock);
@@ -622,7 +629,8 @@ vm_fault_t __cow_pmd_fault(struct vm_area_struct *vma, pud_t *pudp,
 			return VM_FAULT_RETRY;
 		}
 	}
-	err = cow_pmd_break(vma, pudp, addr, GFP_PGTABLE_USER);
+	err = cow_pmd_break(vma, pudp, addr, GFP_PGTABLE_USER,
+			    flags & FAULT_FLAG_USER ? COW_PTE_FAULT : COW_PTE_KERNEL);
 	if (err)
 		ret = err == -EBUSY ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
 	if (flags & FAULT_FLAG_VMA_LOCK)
@@ -636,6 +644,7 @@ vm_fault_t __cow_pmd_fault(struct vm_area_struct *vma, pud_t *pudp,
  * @pudp: its PUD entry for @addr
  * @addr: an address the table maps
  * @gfp: how to allocate the copy
+ * @why: the path that calls, for the tracepoints
  *
  * For paths that descend into the PMD table to change it. Callers that may
  * sleep hold the mmap lock; rmap walks (@gfp that cannot block) hold
@@ -643,16 +652,16 @@ vm_fault_t __cow_pmd_fault(struct vm_area_struct *vma, pud_t *pudp,
  * 0, -ENOMEM, -EBUSY, or -EAGAIN when the mmap lock was contended.
  */
 int __cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
-		      unsigned long addr, gfp_t gfp)
+		      unsigned long addr, gfp_t gfp, enum cow_pte_reason why)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	int ret;
 
 	if (gfpflags_allow_blocking(gfp))
-		return cow_pmd_break(vma, pudp, addr, gfp);
+		return cow_pmd_break(vma, pudp, addr, gfp, why);
 	if (!mmap_read_trylock(mm))
 		return -EAGAIN;
-	ret = cow_pmd_break(vma, pudp, addr, gfp | __GFP_NOWARN);
+	ret = cow_pmd_break(vma, pudp, addr, gfp | __GFP_NOWARN, why);
 	mmap_read_unlock(mm);
 	return ret;
 }
@@ -684,12 +693,13 @@ bool cow_pmd_shared_at(struct mm_struct *mm, unsigned long addr)
  * @vma: the VMA containing the range
  * @start: start of the range
  * @end: its end
+ * @why: the path that calls, for the tracepoints
  *
  * The first half of __cow_pte_unshare_range(), which then does the same
  * for the PTE tables. Returns 0, -ENOMEM or -EBUSY.
  */
 int cow_pmd_unshare_range(struct vm_area_struct *vma, unsigned long start,
-			  unsigned long end)
+			  unsigned long end, enum cow_pte_reason why)
 {
 	unsigned long addr;
 	pud_t *pudp;
@@ -699,7 +709,7 @@ int cow_pmd_unshare_range(struct vm_area_struct *vma, unsigned long start,
 		pudp = cow_pmd_find_pud(vma->vm_mm, addr);
 		if (!pudp || !cow_pmd_pud_shared(pudp_get(pudp)))
 			continue;
-		ret = cow_pmd_break(vma, pudp, addr, GFP_PGTABLE_USER);
+		ret = cow_pmd_break(vma, pudp, addr, GFP_PGTABLE_USER, why);
 		if (ret)
 			return ret;
 	}
@@ -725,6 +735,7 @@ bool __cow_pmd_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	struct mm_struct *mm = vma->vm_mm;
 	struct ptdesc *table;
 	spinlock_t *ptl;		/* the PMD table's */
+	int sharers;
 	pud_t pud;
 
 	if ((addr & ~PUD_MASK) || end - addr != PUD_SIZE) {
@@ -733,7 +744,8 @@ bool __cow_pmd_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		 * but for a THP that may be pinned, which cannot be here.
 		 */
 		WARN_ON_ONCE(cow_pmd_break(vma, pudp, addr,
-					   GFP_PGTABLE_USER | __GFP_NOFAIL));
+					   GFP_PGTABLE_USER | __GFP_NOFAIL,
+					   COW_PTE_ZAP));
 		return false;
 	}
 
@@ -747,7 +759,7 @@ bool __cow_pmd_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	ptl = ptlock_ptr(table);
 	spin_lock(ptl);
 	if (atomic_read(&table->pt_cow_share) == 1) {
-		cow_pmd_reuse(vma, pudp, pud, table, addr);
+		cow_pmd_reuse(vma, pudp, pud, table, addr, COW_PTE_ZAP);
 		spin_unlock(ptl);
 		spin_unlock(&mm->page_table_lock);
 		return false;
@@ -760,9 +772,10 @@ bool __cow_pmd_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		flush_tlb_mm(mm);
 	if (table_owner(table) == mm)
 		cow_pmd_disown(vma, table, addr);
-	atomic_dec(&table->pt_cow_share);
+	sharers = atomic_dec_return(&table->pt_cow_share);
 	spin_unlock(ptl);
 	spin_unlock(&mm->page_table_lock);
 	count_vm_event(COW_PMD_DROP);
+	trace_mm_cow_pmd_drop(mm, addr, sharers);
 	return true;
 }

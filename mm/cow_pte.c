@@ -839,7 +839,7 @@ int __cow_pte_unshare_range(struct vm_area_struct *vma, unsigned long start,
 	pmd_t *pmd;
 
 	/* The PMD tables first: the PTE tables' entries are in them. */
-	if (cow_pmd_unshare_range(vma, start, end))
+	if (cow_pmd_unshare_range(vma, start, end, why))
 		return -ENOMEM;
 	while (addr < end) {
 		pmd = mm_find_pmd(vma->vm_mm, addr);
@@ -990,7 +990,7 @@ static void unshare_for_folio(struct mm_struct *mm, unsigned long addr)
 	}
 	vma = vma_lookup(mm, addr);
 	/* The PMD table first, which mm_find_pmd() does not look into. */
-	if (vma && cow_pmd_unshare_range(vma, addr, addr + 1))
+	if (vma && cow_pmd_unshare_range(vma, addr, addr + 1, COW_PTE_RMAP))
 		vma = NULL;
 	pmd = vma ? mm_find_pmd(mm, addr) : NULL;
 	if (pmd)

@@ -85,7 +85,7 @@ static int trace_read(const char *dir, const char *from, const char *to,
 	if (!f)
 		return -1;
 	while (n < MAX_EVENTS && fgets(line, sizeof(line), f)) {
-		char *task = line, *at = strstr(line, " mm_cow_pte_");
+		char *task = line, *at = strstr(line, " mm_cow_p");
 		struct trace_event *e = &ev[n];
 		char *dash, *s;
 
@@ -390,6 +390,54 @@ TEST_F(trace, unshared_tables_counted_by_reason)
 	ASSERT_EQ(0, io_uring_register_buffers(&ring, &iov, 1));
 	EXPECT_LE(TABLES, fork_counting("cow_pte_skip_pinned"));
 	io_uring_queue_exit(&ring);
+}
+
+#define GIB		(1024 * 1024 * 1024UL)
+#define PMD_KNOB	"/proc/sys/vm/cow_pte_pmd"
+
+/*
+ * PMD tables (vm.cow_pte_pmd): two forks share the GiB's PMD table, with
+ * the 1 GiB-aligned address; the first child's write breaks it (a
+ * fault), the second child's exit drops it, the parent's write takes it
+ * back. The PTE level's events below it come on top.
+ */
+TEST_F(trace, pmd_share_break_drop_reuse)
+{
+	struct trace_event *ev = self->ev;
+	long knob = knob_read(PMD_KNOB);
+	char val[24];
+	char *gib;
+	pid_t pid;
+	int n;
+
+	if (knob < 0)
+		SKIP(return, "no " PMD_KNOB);
+	ASSERT_EQ(0, knob_write(PMD_KNOB, "1"));
+	gib = region_map(GIB, GIB, MAP_NORESERVE, false);
+	ASSERT_NE(NULL, gib);
+	for (size_t off = 0; off < GIB; off += 64 * TABLE_SZ)
+		gib[off] = 1;
+	ASSERT_EQ(0, prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0));
+	ASSERT_EQ(0, fork_writer(gib));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(0);
+	ASSERT_EQ(0, reap(pid));
+	gib[0] = 3;
+	n = trace_read(self->dir, gib, gib + GIB, ev);
+	ASSERT_LT(0, n);
+	EXPECT_EQ(2, count(ev, n, "mm_cow_pmd_share", NULL, gib));
+	EXPECT_EQ(1, count(ev, n, "mm_cow_pmd_break", "fault", gib));
+	EXPECT_EQ(1, count(ev, n, "mm_cow_pmd_drop", NULL, gib));
+	EXPECT_EQ(1, count(ev, n, "mm_cow_pmd_reuse", "fault", gib));
+	for (int i = 0; i < n; i++)
+		if (!strcmp(ev[i].name, "mm_cow_pmd_break") ||
+		    !strcmp(ev[i].name, "mm_cow_pmd_drop"))
+			EXPECT_NE(getpid(), ev[i].pid);
+	munmap(gib, GIB);
+	snprintf(val, sizeof(val), "%ld", knob);
+	knob_write(PMD_KNOB, val);
 }
 
 TEST_HARNESS_MAIN

@@ -36,6 +36,7 @@ enum cow_pte_reason {
 	COW_PTE_SPLIT,		/* a VMA split inside the table */
 	COW_PTE_ZAP,		/* munmap or MADV_DONTNEED of part of it */
 	COW_PTE_SNAPSHOT,	/* a snapshot fork's child copying */
+	COW_PTE_WALK,		/* a page table walk: /proc, madvise, mbind */
 	NR_COW_PTE_REASONS
 };
 
@@ -80,9 +81,9 @@ vm_fault_t __cow_pmd_fault(struct vm_area_struct *vma, pud_t *pudp,
 bool __cow_pmd_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		   pud_t *pudp, unsigned long addr, unsigned long end);
 int __cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
-		      unsigned long addr, gfp_t gfp);
+		      unsigned long addr, gfp_t gfp, enum cow_pte_reason why);
 int cow_pmd_unshare_range(struct vm_area_struct *vma, unsigned long start,
-			  unsigned long end);
+			  unsigned long end, enum cow_pte_reason why);
 bool cow_pmd_shared_at(struct mm_struct *mm, unsigned long addr);
 
 static __always_inline bool cow_pmd_fork(struct vm_area_struct *dst_vma,
@@ -120,11 +121,12 @@ static __always_inline bool cow_pmd_zap(struct mmu_gather *tlb,
  * mmap lock was contended; the table is then still shared.
  */
 static inline int cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
-				  unsigned long addr, gfp_t gfp)
+				  unsigned long addr, gfp_t gfp,
+				  enum cow_pte_reason why)
 {
 	if (likely(!cow_pmd_pud_shared(pudp_get(pudp))))
 		return 0;
-	return __cow_pmd_unshare(vma, pudp, addr, gfp);
+	return __cow_pmd_unshare(vma, pudp, addr, gfp, why);
 }
 
 bool __cow_pte_fork(struct vm_area_struct *dst_vma,
@@ -253,7 +255,7 @@ static inline int cow_pte_split_vma(struct vm_area_struct *vma,
 	    !test_bit(MMF_COW_PTE_TABLES, &vma->vm_mm->flags))
 		return 0;
 	/* A PMD table is split by any boundary inside it. */
-	if (cow_pmd_unshare_range(vma, addr, addr + 1))
+	if (cow_pmd_unshare_range(vma, addr, addr + 1, COW_PTE_SPLIT))
 		return -ENOMEM;
 	if (!(addr & ~PMD_MASK))
 		return 0;
@@ -338,7 +340,8 @@ static inline bool cow_pmd_zap(struct mmu_gather *tlb,
 }
 
 static inline int cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
-				  unsigned long addr, gfp_t gfp)
+				  unsigned long addr, gfp_t gfp,
+				  enum cow_pte_reason why)
 {
 	return 0;
 }

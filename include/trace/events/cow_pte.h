@@ -24,6 +24,7 @@ TRACE_DEFINE_ENUM(COW_PTE_SWAPOFF);
 TRACE_DEFINE_ENUM(COW_PTE_SPLIT);
 TRACE_DEFINE_ENUM(COW_PTE_ZAP);
 TRACE_DEFINE_ENUM(COW_PTE_SNAPSHOT);
+TRACE_DEFINE_ENUM(COW_PTE_WALK);
 
 #define show_cow_pte_reason(reason)					\
 	__print_symbolic(reason,					\
@@ -41,7 +42,8 @@ TRACE_DEFINE_ENUM(COW_PTE_SNAPSHOT);
 			 { COW_PTE_SWAPOFF,	"swapoff" },		\
 			 { COW_PTE_SPLIT,	"vma_split" },		\
 			 { COW_PTE_ZAP,		"zap" },		\
-			 { COW_PTE_SNAPSHOT,	"snapshot" })
+			 { COW_PTE_SNAPSHOT,	"snapshot" },		\
+			 { COW_PTE_WALK,	"walk" })
 
 /*
  * @mm: the mm the event happened in; @addr: the start of the 2 MiB range
@@ -101,6 +103,32 @@ DEFINE_EVENT(cow_pte_unshare, mm_cow_pte_break,
 
 /* @mm was the last sharer of the table, and took it back without a copy. */
 DEFINE_EVENT(cow_pte_unshare, mm_cow_pte_reuse,
+	     TP_PROTO(struct mm_struct *mm, unsigned long addr, int sharers,
+		      enum cow_pte_reason reason),
+	     TP_ARGS(mm, addr, sharers, reason)
+);
+
+/*
+ * The same four for PMD tables (vm.cow_pte_pmd): @addr is the start of
+ * the 1 GiB range the PMD table maps.
+ */
+DEFINE_EVENT(cow_pte_table, mm_cow_pmd_share,
+	     TP_PROTO(struct mm_struct *mm, unsigned long addr, int sharers),
+	     TP_ARGS(mm, addr, sharers)
+);
+
+DEFINE_EVENT(cow_pte_table, mm_cow_pmd_drop,
+	     TP_PROTO(struct mm_struct *mm, unsigned long addr, int sharers),
+	     TP_ARGS(mm, addr, sharers)
+);
+
+DEFINE_EVENT(cow_pte_unshare, mm_cow_pmd_break,
+	     TP_PROTO(struct mm_struct *mm, unsigned long addr, int sharers,
+		      enum cow_pte_reason reason),
+	     TP_ARGS(mm, addr, sharers, reason)
+);
+
+DEFINE_EVENT(cow_pte_unshare, mm_cow_pmd_reuse,
 	     TP_PROTO(struct mm_struct *mm, unsigned long addr, int sharers,
 		      enum cow_pte_reason reason),
 	     TP_ARGS(mm, addr, sharers, reason)

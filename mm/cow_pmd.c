@@ -105,9 +105,12 @@ static void cow_pmd_flush_table(struct mm_struct *mm, unsigned long start)
  * @addr: start of the range covered by the table
  * @end: end of that range
  *
- * Called by fork for each PMD table, with both mmap locks held for writing.
- * Returns true when the table is now shared, false when the caller must
- * copy it (which may share its PTE tables one by one).
+ * Called by fork of a process in the mode for each PMD table, with both
+ * mmap locks held for writing. Returns true when the table is now shared,
+ * false when the caller must copy it (which may share its PTE tables one
+ * by one). Copying a shared PMD table, as fork with the mode off does,
+ * changes its entries only as a break would (write protection, one more
+ * mapping for the child's copy), which every sharer may see.
  */
 bool __cow_pmd_fork(struct vm_area_struct *dst_vma,
 		    struct vm_area_struct *src_vma, pud_t *dst_pud,
@@ -122,8 +125,8 @@ bool __cow_pmd_fork(struct vm_area_struct *dst_vma,
 
 	pud = pudp_get(src_pud);
 	/*
-	 * A table this mm shares already is shared again, whatever else
-	 * holds: copying it here would change entries other mms map.
+	 * A table this mm shares already is shared again: vm.cow_pte_pmd
+	 * and the checks below are for new shares, and still hold.
 	 */
 	if (!cow_pmd_pud_shared(pud)) {
 		if (!READ_ONCE(sysctl_cow_pte_pmd) ||

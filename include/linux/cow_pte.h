@@ -91,8 +91,7 @@ static __always_inline bool cow_pmd_fork(struct vm_area_struct *dst_vma,
 					 pud_t *dst_pud, pud_t *src_pud,
 					 unsigned long addr, unsigned long end)
 {
-	if (likely(!test_bit(MMF_COW_PTE, &src_vma->vm_mm->flags) &&
-		   !cow_pmd_pud_shared(pudp_get(src_pud))))
+	if (likely(!test_bit(MMF_COW_PTE, &src_vma->vm_mm->flags)))
 		return false;
 	return __cow_pmd_fork(dst_vma, src_vma, dst_pud, src_pud, addr, end);
 }

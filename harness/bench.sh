@@ -30,6 +30,8 @@
 #                  redis benchmark's COW PTE side
 #   AFL_RUNS, AFL_SECONDS, AFL_LARGE_MIB, REDIS_GIB, REDIS_DURING,
 #   PREFORK_MIB    passed to the benchmark scripts (see each of them)
+#   COWPTE_PMD=1   share PMD tables too (vm.cow_pte_pmd=1) in the guest; the
+#                  scale benchmark measures both ways whatever this says
 set -o pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -90,11 +92,17 @@ guest() {
 	r=$(runs)
 	[ "${COWPTE_ICOUNT:-0}" = 1 ] && pfx=icount-
 	export PATH=$TOP/launcher:$TOP/benchmarks:$PATH QUICK RUNS=$r
+	case ${COWPTE_PMD:-0} in
+	0) ;;
+	1) echo 1 >/proc/sys/vm/cow_pte_pmd || die "COWPTE_PMD=1: this kernel has no vm.cow_pte_pmd" ;;
+	*) die "COWPTE_PMD takes 0 or 1, not '$COWPTE_PMD'" ;;
+	esac
 	: >$out/status.txt
 	{
 		echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 		echo "kernel: $(uname -r) $(uname -v)"
 		echo "cow_pte: $(cowpte -q true 2>/dev/null && echo yes || echo no)"
+		echo "cow_pte_pmd: $(cat /proc/sys/vm/cow_pte_pmd 2>/dev/null || echo none)"
 		echo "cpus: $(nproc)"
 		echo "memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 		echo "thp: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
@@ -500,7 +508,7 @@ report() {
 			local unit log=
 			unit=$(awk -F'\t' -v t="$t" '$1 == "R" && $3 == t { print $5; exit }' "$main")
 			[ -n "$kind" ] && unit="$unit (1 ns = 1 instruction)"
-			[[ "$t" =~ ^(fork|thp|forkexit|fork-4k|fork-thp)$ ]] && log=1
+			[[ "$t" =~ ^(fork|thp|forkexit)$|^fork- ]] && log=1
 			plot_values "$main" "$t" "$f $t: stock vs COW PTE$kind (median, min..max)" \
 				"$unit" "$DIR/$f-$t.png" $log && echo "![$f $t]($f-$t.png)"
 		done
@@ -575,7 +583,8 @@ boot() {	# kernel mem log benches [stockpath tag]
 	cmd="GUEST_BENCH='$4' QUICK=$quick RUNS=$(runs) STOCKPATH_TAG='$5'"
 	cmd+=" REDIS_COW_MODE=${REDIS_COW_MODE:-exec}"
 	# The benchmarks' own settings, where given (see each script).
-	for v in AFL_RUNS AFL_SECONDS AFL_LARGE_MIB REDIS_GIB REDIS_DURING PREFORK_MIB; do
+	for v in AFL_RUNS AFL_SECONDS AFL_LARGE_MIB REDIS_GIB REDIS_DURING PREFORK_MIB \
+		COWPTE_PMD; do
 		[ -n "${!v}" ] && cmd+=" $v=$(printf %q "${!v}")"
 	done
 	cmd+=" harness/bench.sh guest"

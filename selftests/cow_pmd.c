@@ -340,4 +340,49 @@ TEST_F(cow_pmd, grandchild)
 	EXPECT_GE(b.shared - a.shared, 2);
 }
 
+/*
+ * The break's allocation fails: mprotect() fails with ENOMEM having
+ * changed nothing, and a write fault is retried until it works.
+ */
+static int child_allocation_fails(char *mem, struct child *c)
+{
+	int fd = arm_page_alloc_failures(false);
+	long bad;
+	int ret, err;
+
+	if (fd < 0)
+		return 99;
+	fail_next(fd, "1");
+	ret = mprotect(mem + 10 * TABLE_SZ, TABLE_SZ, PROT_READ);
+	err = errno;
+	fail_next(fd, "0");
+	if (ret != -1 || err != ENOMEM) {
+		fprintf(stderr, "# mprotect: %d (%s)\n", ret, strerror(err));
+		return 98;
+	}
+	bad = check_all(mem, 1, "child after the failed mprotect");
+	fail_next(fd, "1");
+	stamp_all(mem, 2);
+	fail_next(fd, "0");
+	close(fd);
+	knob_write("/proc/self/make-it-fail", "0");
+	bad += check_all(mem, 2, "child");
+	return bad_to_code(bad);
+}
+
+TEST_F(cow_pmd, child_allocation_fails)
+{
+	struct pmd_counts a, b;
+	struct child c;
+
+	if (access("/sys/kernel/debug/fail_page_alloc", F_OK))
+		SKIP(return, "no fail_page_alloc");
+	counts(&a);
+	start_child(&c, self->mem, child_allocation_fails);
+	EXPECT_EQ(0, reap(c.pid));
+	EXPECT_EQ(0, check_all(self->mem, 1, "parent"));
+	counts(&b);
+	EXPECT_GE(b.copied - a.copied, 1);
+}
+
 TEST_HARNESS_MAIN

@@ -385,4 +385,46 @@ TEST_F(cow_pmd, child_allocation_fails)
 	EXPECT_GE(b.copied - a.copied, 1);
 }
 
+/*
+ * The syscalls that change a range first copy its shared tables: the
+ * child moves the whole GiB (mremap), frees part of it (MADV_FREE) and
+ * locks part of it (mlock). The parent's data stays; the child's moves.
+ */
+static int child_range_syscalls(char *mem, struct child *c)
+{
+	char *to = region_map(GIB, GIB, MAP_NORESERVE, false);
+	char *moved;
+	long bad;
+
+	if (!to)
+		return 99;
+	moved = mremap(mem, GIB, GIB, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	if (moved != to)
+		return 98;
+	bad = check_all(moved, 1, "child after mremap");
+	if (madvise(moved + 20 * TABLE_SZ, TABLE_SZ, MADV_FREE))
+		return 97;
+	if (mlock(moved + 30 * TABLE_SZ, TABLE_SZ))
+		return 96;
+	stamp_all(moved, 2);
+	bad += check_all(moved, 2, "child");
+	event_signal(&c->done);
+	return bad_to_code(bad);
+}
+
+TEST_F(cow_pmd, child_range_syscalls)
+{
+	struct pmd_counts a, b;
+	struct child c;
+
+	counts(&a);
+	start_child(&c, self->mem, child_range_syscalls);
+	event_wait(&c.done);
+	EXPECT_EQ(0, check_all(self->mem, 1, "parent"));
+	EXPECT_EQ(0, reap(c.pid));
+	EXPECT_EQ(0, check_all(self->mem, 1, "parent after the child"));
+	counts(&b);
+	EXPECT_GE(b.copied - a.copied, 1);
+}
+
 TEST_HARNESS_MAIN

@@ -279,6 +279,9 @@ static int child_kernel_writes(char *mem, struct child *c)
 		return 96;
 	if (mprotect(ro, TABLE_SZ, PROT_READ))
 		return 95;
+	/* A boundary inside a PTE table too: both levels split. */
+	if (mprotect(ro + TABLE_SZ + PAGE_SZ, PAGE_SZ, PROT_NONE))
+		return 94;
 	bad = check_all(mem, 1, "child") - 1;
 	event_signal(&c->done);
 	event_wait(&c->go);

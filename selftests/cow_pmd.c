@@ -430,4 +430,40 @@ TEST_F(cow_pmd, child_range_syscalls)
 	EXPECT_GE(b.copied - a.copied, 1);
 }
 
+/*
+ * With the mode off, fork copies a PMD table it shares with another child
+ * instead of sharing it again: three processes, each with its own data.
+ */
+static int child_waits_then_checks(char *mem, struct child *c)
+{
+	event_wait(&c->go);
+	return bad_to_code(check_all(mem, 1, "first child"));
+}
+
+static int child_writes_own(char *mem, struct child *c)
+{
+	long bad = check_all(mem, 1, "second child");
+
+	stamp_all(mem, 4);
+	return bad_to_code(bad + check_all(mem, 4, "second child"));
+}
+
+TEST_F(cow_pmd, fork_with_mode_off_copies)
+{
+	struct pmd_counts a, b;
+	struct child first, second;
+
+	counts(&a);
+	start_child(&first, self->mem, child_waits_then_checks);
+	ASSERT_EQ(0, prctl(PR_SET_COW_PTE, PR_COW_PTE_OFF, 0, 0, 0));
+	start_child(&second, self->mem, child_writes_own);
+	EXPECT_EQ(0, reap(second.pid));
+	counts(&b);
+	/* Only the first fork shared the table. */
+	EXPECT_EQ(1, b.shared - a.shared);
+	event_signal(&first.go);
+	EXPECT_EQ(0, reap(first.pid));
+	EXPECT_EQ(0, check_all(self->mem, 1, "parent"));
+}
+
 TEST_HARNESS_MAIN

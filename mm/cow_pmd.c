@@ -179,8 +179,9 @@ bool __cow_pmd_fork(struct vm_area_struct *dst_vma,
 /*
  * Make the PTE table a shared PMD table's entry @src points at shared at
  * the PTE level too, for a copy of the PMD table at @dst: both entries
- * read-only, one more share. @owner is who counts its pages: the owner of
- * the PMD table, for a PTE table only that table reached.
+ * read-only, one more share, counted as a share by fork is, since a copy
+ * or a drop will end it. @owner is who counts its pages: the owner of the
+ * PMD table, for a PTE table only that table reached.
  */
 static void share_pte_table(pmd_t *src, pmd_t *dst, struct mm_struct *owner)
 {
@@ -200,6 +201,7 @@ static void share_pte_table(pmd_t *src, pmd_t *dst, struct mm_struct *owner)
 	if (dst) {
 		atomic_inc(&pte_table->pt_cow_share);
 		set_pmd(dst, pmd);
+		count_vm_event(COW_PTE_SHARE);
 	}
 	spin_unlock(ptl);
 }
@@ -228,10 +230,19 @@ static void huge_entry_rss(pmd_t pmd, int *rss, int *ptes)
  * mapping and loses its exclusive mark, both entries write-protected; a
  * writable migration entry becomes readable. Called with both tables'
  * locks and write_protect_seq held; @pgtable is the table to deposit.
- * Returns -EBUSY for a THP that may be pinned, with nothing changed.
+ *
+ * Fork copies a THP that may be pinned for the child, so that the pin
+ * stays with the parent's mapping. A break cannot tell which sharer
+ * pinned, nor allocate 2 MiB under these locks, but it need not: fork
+ * does not share the tables of an mm that ever pinned, GUP breaks a shared
+ * table before it pins anything below it, and a THP's pin count is exact.
+ * Were such a THP here all the same, it is mapped by both tables as fork
+ * mapped pinned pages before it knew about pins: a write after the break
+ * may leave the pin behind, but no sharer loses its data, which failing
+ * the break of a zap would cost.
  */
-static int copy_huge_entry(struct vm_area_struct *vma, unsigned long addr,
-			   pmd_t *src, pmd_t *dst, pgtable_t pgtable)
+static void copy_huge_entry(struct vm_area_struct *vma, unsigned long addr,
+			    pmd_t *src, pmd_t *dst, pgtable_t pgtable)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	pmd_t pmd = pmdp_get(src);
@@ -251,44 +262,17 @@ static int copy_huge_entry(struct vm_area_struct *vma, unsigned long addr,
 		struct page *page = pmd_page(pmd);
 		struct folio *folio = page_folio(page);
 
+		if (WARN_ON_ONCE(PageAnonExclusive(page) &&
+				 folio_maybe_dma_pinned(folio)))
+			ClearPageAnonExclusive(page);
 		folio_get(folio);
-		if (unlikely(folio_try_dup_anon_rmap_pmd(folio, page, vma))) {
-			folio_put(folio);
-			return -EBUSY;
-		}
+		/* Cannot fail for a page that is not exclusive. */
+		WARN_ON_ONCE(folio_try_dup_anon_rmap_pmd(folio, page, vma));
 		pmdp_set_wrprotect(mm, addr, src);
 		pmd = pmd_clear_uffd_wp(pmd_mkold(pmd_wrprotect(pmd)));
 	}
 	pgtable_trans_huge_deposit(mm, dst, pgtable);
 	set_pmd_at(mm, addr, dst, pmd);
-	return 0;
-}
-
-/*
- * Whether a THP of the table may be pinned, which a break cannot copy the
- * way fork does (fork splits it in the parent, but here that would change
- * what every sharer maps). Fork does not share the tables of an mm that
- * ever pinned, and GUP breaks a shared table before it pins anything
- * below it, so this is not expected.
- */
-static bool table_has_pinned_thp(struct vm_area_struct *vma, pmd_t *pmdp)
-{
-	int i;
-
-	for (i = 0; i < PTRS_PER_PMD; i++) {
-		pmd_t pmd = pmdp_get(pmdp + i);
-		struct page *page;
-
-		if (!pmd_trans_huge(pmd) || is_huge_zero_pmd(pmd))
-			continue;
-		page = pmd_page(pmd);
-		/* folio_needs_cow_for_dma(), before write_protect_seq. */
-		if (PageAnonExclusive(page) &&
-		    test_bit(MMF_HAS_PINNED, &vma->vm_mm->flags) &&
-		    folio_maybe_dma_pinned(page_folio(page)))
-			return true;
-	}
-	return false;
 }
 
 static int count_huge_entries(pmd_t *pmdp)
@@ -308,20 +292,13 @@ static void thp_unexclusive(struct vm_area_struct *vma, unsigned long addr,
 			    pmd_t *pmdp)
 {
 	pmd_t pmd = pmdp_get(pmdp);
-	struct folio *folio;
 	struct page *page;
-	long held;
 
 	if (!pmd_trans_huge(pmd) || is_huge_zero_pmd(pmd))
 		return;
 	page = pmd_page(pmd);
-	if (!PageAnonExclusive(page))
-		return;
-	folio = page_folio(page);
-	held = folio_mapcount(folio);
-	if (folio_test_swapcache(folio))
-		held += folio_nr_pages(folio);
-	if (folio_ref_count(folio) <= held)
+	if (!PageAnonExclusive(page) ||
+	    !cow_folio_held_elsewhere(page_folio(page)))
 		return;
 	ClearPageAnonExclusive(page);
 	pmdp_set_wrprotect(vma->vm_mm, addr, pmdp);
@@ -446,7 +423,11 @@ static pmd_t *cow_pmd_alloc_table(struct mm_struct *mm, gfp_t gfp)
 	return ptdesc_address(ptdesc);
 }
 
-/* Tables to deposit under the copy's huge entries, allocated unlocked. */
+/*
+ * Tables to deposit under the copy's huge entries, allocated unlocked. A
+ * split fills a deposited table as if it were empty, so it must be zeroed
+ * whatever @gfp the path gave (page walks pass GFP_KERNEL).
+ */
 struct deposits {
 	struct list_head list;
 	int nr;
@@ -456,7 +437,8 @@ static int deposits_fill(struct mm_struct *mm, struct deposits *d, int need,
 			 gfp_t gfp)
 {
 	while (d->nr < need) {
-		pgtable_t pgtable = __pte_alloc_one(mm, gfp | __GFP_ACCOUNT);
+		pgtable_t pgtable = __pte_alloc_one(mm, gfp | __GFP_ZERO |
+						    __GFP_ACCOUNT);
 
 		if (!pgtable)
 			return -ENOMEM;
@@ -481,12 +463,51 @@ static void deposits_free(struct mm_struct *mm, struct deposits *d)
 		pte_free(mm, deposits_take(d));
 }
 
+static void unlock_shared_table(struct mm_struct *mm, struct ptdesc *table)
+{
+	spin_unlock(ptlock_ptr(table));
+	spin_unlock(&mm->page_table_lock);
+}
+
+/*
+ * Lock the PMD table @pudp points at for a break or a drop of this mm's
+ * share: page_table_lock, then the table's own lock. Returns the table,
+ * still shared with another mm; or NULL, with nothing locked, when it is
+ * this mm's alone now: another thread of the mm got there first, or this
+ * mm was the last sharer and has just taken the table over.
+ */
+static struct ptdesc *lock_shared_table(struct vm_area_struct *vma,
+					pud_t *pudp, unsigned long start,
+					enum cow_pte_reason why)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct ptdesc *table;
+	pud_t pud;
+
+	spin_lock(&mm->page_table_lock);
+	pud = pudp_get(pudp);
+	if (!cow_pmd_pud_shared(pud)) {
+		spin_unlock(&mm->page_table_lock);
+		return NULL;
+	}
+	table = pud_table(pud);
+	spin_lock(ptlock_ptr(table));
+	/*
+	 * The last sharer stays the last: only this mm, whose mmap lock the
+	 * caller holds, could share the table again.
+	 */
+	if (atomic_read(&table->pt_cow_share) == 1) {
+		cow_pmd_reuse(vma, pudp, pud, table, start, why);
+		unlock_shared_table(mm, table);
+		return NULL;
+	}
+	return table;
+}
+
 /*
  * Give @vma's mm a private copy of the shared PMD table @pudp points at, or
- * the table itself when no other mm shares it any more. Returns 0, -ENOMEM,
- * or -EBUSY for a THP that may be pinned (see table_has_pinned_thp()); the
- * table is then still shared. With __GFP_NOFAIL in @gfp it returns 0 or
- * -EBUSY.
+ * the table itself when no other mm shares it any more. Returns 0 or
+ * -ENOMEM (the table is then still shared); with __GFP_NOFAIL in @gfp, 0.
  */
 static int cow_pmd_break(struct vm_area_struct *vma, pud_t *pudp,
 			 unsigned long addr, gfp_t gfp, enum cow_pte_reason why)
@@ -496,41 +517,20 @@ static int cow_pmd_break(struct vm_area_struct *vma, pud_t *pudp,
 	unsigned long start = addr & PUD_MASK;
 	int rss[NR_MM_COUNTERS] = { 0 };
 	struct ptdesc *table;
-	spinlock_t *ptl, *new_ptl;
+	spinlock_t *new_ptl;		/* the copy's */
 	int i, need = 0, ptes = 0, sharers, ret = 0;
 	pmd_t *src, *new = NULL;
 	struct mm_struct *owner;
-	pud_t pud;
 
 again:
-	spin_lock(&mm->page_table_lock);
-	pud = pudp_get(pudp);
-	if (!cow_pmd_pud_shared(pud)) {
-		/* Another thread of this mm got there first. */
-		spin_unlock(&mm->page_table_lock);
+	table = lock_shared_table(vma, pudp, start, why);
+	if (!table)
 		goto out;
-	}
-	table = pud_table(pud);
-	ptl = ptlock_ptr(table);
-	spin_lock(ptl);
 	src = ptdesc_address(table);
-	/*
-	 * The last sharer stays the last: only this mm, whose mmap lock the
-	 * caller holds, could share the table again.
-	 */
-	if (atomic_read(&table->pt_cow_share) == 1) {
-		cow_pmd_reuse(vma, pudp, pud, table, start, why);
-		goto unlock;
-	}
-	if (WARN_ON_ONCE(table_has_pinned_thp(vma, src))) {
-		ret = -EBUSY;
-		goto unlock;
-	}
 	/* Entries of a shared table do not change: the count holds. */
 	need = count_huge_entries(src);
 	if (!new || deposits.nr < need) {
-		spin_unlock(ptl);
-		spin_unlock(&mm->page_table_lock);
+		unlock_shared_table(mm, table);
 		while (!new) {
 			new = cow_pmd_alloc_table(mm, gfp);
 			if (!new && !(gfp & __GFP_NOFAIL)) {
@@ -573,9 +573,8 @@ again:
 			share_pte_table(src + i, new + i, owner);
 			continue;
 		}
-		/* table_has_pinned_thp() found none that may be pinned. */
-		WARN_ON_ONCE(copy_huge_entry(vma, a, src + i, new + i,
-					     deposits_take(&deposits)));
+		copy_huge_entry(vma, a, src + i, new + i,
+				deposits_take(&deposits));
 		huge_entry_rss(pmd, rss, &ptes);
 	}
 	/* The owner counted all of this already; anyone else counts now. */
@@ -599,9 +598,7 @@ again:
 	set_bit(MMF_COW_PTE_TABLES, &mm->flags);
 	count_vm_event(COW_PMD_COPY);
 	trace_mm_cow_pmd_break(mm, start, sharers, why);
-unlock:
-	spin_unlock(ptl);
-	spin_unlock(&mm->page_table_lock);
+	unlock_shared_table(mm, table);
 out:
 	if (new)
 		pmd_free(mm, new);
@@ -635,7 +632,7 @@ vm_fault_t __cow_pmd_fault(struct vm_area_struct *vma, pud_t *pudp,
 	err = cow_pmd_break(vma, pudp, addr, GFP_PGTABLE_USER,
 			    flags & FAULT_FLAG_USER ? COW_PTE_FAULT : COW_PTE_KERNEL);
 	if (err)
-		ret = err == -EBUSY ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
+		ret = VM_FAULT_OOM;
 	if (flags & FAULT_FLAG_VMA_LOCK)
 		mmap_read_unlock(vma->vm_mm);
 	return ret;
@@ -652,7 +649,7 @@ vm_fault_t __cow_pmd_fault(struct vm_area_struct *vma, pud_t *pudp,
  * For paths that descend into the PMD table to change it. Callers that may
  * sleep hold the mmap lock; rmap walks (@gfp that cannot block) hold
  * neither, so the mmap lock is tried, as in __cow_pte_unshare(). Returns
- * 0, -ENOMEM, -EBUSY, or -EAGAIN when the mmap lock was contended.
+ * 0, -ENOMEM, or -EAGAIN when the mmap lock was contended.
  */
 int __cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
 		      unsigned long addr, gfp_t gfp, enum cow_pte_reason why)
@@ -683,6 +680,28 @@ static pud_t *cow_pmd_find_pud(struct mm_struct *mm, unsigned long addr)
 	return pud_offset(p4d, addr);
 }
 
+/**
+ * __cow_pmd_unshare_rmap - copy a shared PMD table before a THP in it is split
+ * @vma: a VMA an rmap walk visits
+ * @addr: where it maps the folio
+ *
+ * try_to_migrate() splits a PMD-mapped THP before it walks the folio's
+ * mappings (split_huge_pmd_address()), and the walk then expects PTEs only.
+ * mm_find_pmd() does not find a shared PMD table, since a split there would
+ * change every sharer's mapping, and the walk copies the table and finds
+ * the THP still mapped whole. So copy the table first and split in this
+ * mm's own copy. Called with rmap locks held: the mmap lock is only tried.
+ * Returns 0, or -EAGAIN or -ENOMEM when the table is still shared, and the
+ * caller must then leave the folio mapped here.
+ */
+int __cow_pmd_unshare_rmap(struct vm_area_struct *vma, unsigned long addr)
+{
+	pud_t *pudp = cow_pmd_find_pud(vma->vm_mm, addr);
+
+	return pudp ? cow_pmd_unshare(vma, pudp, addr, GFP_NOWAIT,
+				      COW_PTE_RMAP) : 0;
+}
+
 /* Whether @mm maps @addr through a shared PMD table. */
 bool cow_pmd_shared_at(struct mm_struct *mm, unsigned long addr)
 {
@@ -699,7 +718,7 @@ bool cow_pmd_shared_at(struct mm_struct *mm, unsigned long addr)
  * @why: the path that calls, for the tracepoints
  *
  * The first half of __cow_pte_unshare_range(), which then does the same
- * for the PTE tables. Returns 0, -ENOMEM or -EBUSY.
+ * for the PTE tables. Returns 0 or -ENOMEM.
  */
 int cow_pmd_unshare_range(struct vm_area_struct *vma, unsigned long start,
 			  unsigned long end, enum cow_pte_reason why)
@@ -737,36 +756,19 @@ bool __cow_pmd_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct ptdesc *table;
-	spinlock_t *ptl;		/* the PMD table's */
 	int sharers;
-	pud_t pud;
 
 	if ((addr & ~PUD_MASK) || end - addr != PUD_SIZE) {
-		/*
-		 * Zapping cannot fail, nor can the break with __GFP_NOFAIL,
-		 * but for a THP that may be pinned, which cannot be here.
-		 */
+		/* Zapping cannot fail, nor can a break with __GFP_NOFAIL. */
 		WARN_ON_ONCE(cow_pmd_break(vma, pudp, addr,
 					   GFP_PGTABLE_USER | __GFP_NOFAIL,
 					   COW_PTE_ZAP));
 		return false;
 	}
 
-	spin_lock(&mm->page_table_lock);
-	pud = pudp_get(pudp);
-	if (!cow_pmd_pud_shared(pud)) {
-		spin_unlock(&mm->page_table_lock);
+	table = lock_shared_table(vma, pudp, addr, COW_PTE_ZAP);
+	if (!table)
 		return false;
-	}
-	table = pud_table(pud);
-	ptl = ptlock_ptr(table);
-	spin_lock(ptl);
-	if (atomic_read(&table->pt_cow_share) == 1) {
-		cow_pmd_reuse(vma, pudp, pud, table, addr, COW_PTE_ZAP);
-		spin_unlock(ptl);
-		spin_unlock(&mm->page_table_lock);
-		return false;
-	}
 	pud_clear(pudp);
 	/* As in __cow_pte_zap(). */
 	if (!tlb->fullmm)
@@ -776,8 +778,7 @@ bool __cow_pmd_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	if (table_owner(table) == mm)
 		cow_pmd_disown(vma, table, addr);
 	sharers = atomic_dec_return(&table->pt_cow_share);
-	spin_unlock(ptl);
-	spin_unlock(&mm->page_table_lock);
+	unlock_shared_table(mm, table);
 	count_vm_event(COW_PMD_DROP);
 	trace_mm_cow_pmd_drop(mm, addr, sharers);
 	return true;

@@ -268,9 +268,7 @@ static void table_unexclusive(struct vm_area_struct *vma, pte_t *ptep,
 
 	for (i = 0; i < PTRS_PER_PTE; i++, ptep++, addr += PAGE_SIZE) {
 		pte_t pte = ptep_get(ptep);
-		struct folio *folio;
 		struct page *page;
-		long held;
 
 		if (pte_none(pte))
 			continue;
@@ -297,11 +295,7 @@ static void table_unexclusive(struct vm_area_struct *vma, pte_t *ptep,
 		page = vm_normal_page(vma, addr, pte);
 		if (!page || !PageAnon(page) || !PageAnonExclusive(page))
 			continue;
-		folio = page_folio(page);
-		held = folio_mapcount(folio);
-		if (folio_test_swapcache(folio))
-			held += folio_nr_pages(folio);
-		if (folio_ref_count(folio) <= held)
+		if (!cow_folio_held_elsewhere(page_folio(page)))
 			continue;
 		ClearPageAnonExclusive(page);
 		ptep_set_wrprotect(mm, addr, ptep);

@@ -55,6 +55,21 @@ static inline bool vma_cow_pte_eligible(struct vm_area_struct *vma)
 	return vma_cow_pte_unfit(vma) == NR_VM_EVENT_ITEMS;
 }
 
+/*
+ * Whether an exclusive anon folio has references besides its mappings and
+ * the swap cache: a GUP reference taken before the fork, say. The last
+ * sharer of a table must then take the exclusive mark off it, so that its
+ * next write copies and the holder keeps the data of that moment.
+ */
+static inline bool cow_folio_held_elsewhere(struct folio *folio)
+{
+	long held = folio_mapcount(folio);
+
+	if (folio_test_swapcache(folio))
+		held += folio_nr_pages(folio);
+	return folio_ref_count(folio) > held;
+}
+
 void cow_track_swap(struct mm_struct *mm);
 void cow_table_rss(struct vm_area_struct *vma, pte_t *ptep,
 		   unsigned long addr, int *rss);

@@ -85,6 +85,7 @@ int __cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
 int cow_pmd_unshare_range(struct vm_area_struct *vma, unsigned long start,
 			  unsigned long end, enum cow_pte_reason why);
 bool cow_pmd_shared_at(struct mm_struct *mm, unsigned long addr);
+int __cow_pmd_unshare_rmap(struct vm_area_struct *vma, unsigned long addr);
 
 static __always_inline bool cow_pmd_fork(struct vm_area_struct *dst_vma,
 					 struct vm_area_struct *src_vma,
@@ -116,8 +117,8 @@ static __always_inline bool cow_pmd_zap(struct mmu_gather *tlb,
 
 /*
  * Paths that descend into a PMD table to change it make it private first.
- * Returns 0, -ENOMEM, -EBUSY, or -EAGAIN when @gfp cannot block and the
- * mmap lock was contended; the table is then still shared.
+ * Returns 0, -ENOMEM, or -EAGAIN when @gfp cannot block and the mmap lock
+ * was contended; the table is then still shared.
  */
 static inline int cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
 				  unsigned long addr, gfp_t gfp,
@@ -126,6 +127,18 @@ static inline int cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
 	if (likely(!cow_pmd_pud_shared(pudp_get(pudp))))
 		return 0;
 	return __cow_pmd_unshare(vma, pudp, addr, gfp, why);
+}
+
+/*
+ * For rmap walks that split a THP before they walk (try_to_migrate()):
+ * 0 when @addr is not behind a shared PMD table any more.
+ */
+static inline int cow_pmd_unshare_rmap(struct vm_area_struct *vma,
+				       unsigned long addr)
+{
+	if (!test_bit(MMF_COW_PTE_TABLES, &vma->vm_mm->flags))
+		return 0;
+	return __cow_pmd_unshare_rmap(vma, addr);
 }
 
 bool __cow_pte_fork(struct vm_area_struct *dst_vma,
@@ -341,6 +354,12 @@ static inline bool cow_pmd_zap(struct mmu_gather *tlb,
 static inline int cow_pmd_unshare(struct vm_area_struct *vma, pud_t *pudp,
 				  unsigned long addr, gfp_t gfp,
 				  enum cow_pte_reason why)
+{
+	return 0;
+}
+
+static inline int cow_pmd_unshare_rmap(struct vm_area_struct *vma,
+				       unsigned long addr)
 {
 	return 0;
 }

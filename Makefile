@@ -33,7 +33,7 @@ export STRESS_RELEASE := $(RELEASE)
 H := $(CURDIR)/harness
 
 .PHONY: help tree export export-check headers kernel kernels run selftests \
-	mm-selftests benchmarks demo check clean bench stress rebase \
+	mm-selftests benchmarks demo check clean bench stress pmd-paths rebase \
 	test-harness deb deb-check patches patches-check
 
 help:
@@ -44,6 +44,7 @@ help:
 	@echo "make stress          the randomized stress test on the debug kernel"
 	@echo "                     options: SECONDS=1800 SEED=... CYCLES=10000 (leak check)"
 	@echo "                     RELEASE=1 (on the release kernel; CYCLES=100000 there)"
+	@echo "make pmd-paths       the path tests over shared PMD tables on the debug kernel (40 min)"
 	@echo "make run CMD='...'   boot a kernel and run CMD as root in this folder"
 	@echo "                     options: DEBUG=1 STOCK=1 MEM=4G SMP=2 NUMA=1 CMDLINE=... TIMEOUT=s"
 	@echo "make kernel          build the kernel chosen by DEBUG=1 / STOCK=1 (release by default)"
@@ -120,6 +121,10 @@ bench:
 
 stress: selftests
 	@$(H)/stress.sh
+
+# Not part of make check (40 min): the PMD-level path tests on debug.
+pmd-paths: selftests
+	@$(H)/pmd-paths.sh
 
 # Not part of make check: packages for installing COW PTE on a machine.
 deb:

@@ -543,8 +543,6 @@ static void run_stockpath(void)
 	munmap(mem, (size_t)work_mib << 20);
 }
 
-#define GIB (1UL << 30)
-
 /*
  * Memory as large as a big server's at the cost of its page tables only:
  * one written page gives the VMA an anon_vma, as written memory has, and

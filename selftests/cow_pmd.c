@@ -16,9 +16,8 @@
 #include "kselftest_harness.h"
 #include "cowpte_util.h"
 
-#define GIB		(1024 * 1024 * 1024UL)
 #define STRIDE		(64 * PAGE_SZ)	/* stamped pages: 8 per PTE table */
-#define KNOB		"/proc/sys/vm/cow_pte_pmd"
+#define KNOB		PMD_KNOB
 
 FIXTURE(cow_pmd) {
 	char *mem;

@@ -392,9 +392,6 @@ TEST_F(trace, unshared_tables_counted_by_reason)
 	io_uring_queue_exit(&ring);
 }
 
-#define GIB		(1024 * 1024 * 1024UL)
-#define PMD_KNOB	"/proc/sys/vm/cow_pte_pmd"
-
 /*
  * PMD tables (vm.cow_pte_pmd): two forks share the GiB's PMD table, with
  * the 1 GiB-aligned address; the first child's write breaks it (a

@@ -63,6 +63,10 @@
 
 #define PAGE_SZ		4096UL
 #define TABLE_SZ	(2UL << 20)	/* memory mapped by one PTE table on x86-64 */
+#define GIB		(1024 * 1024 * 1024UL)	/* ... and by one PMD table */
+
+/* Whether fork shares PMD tables too (off by default, the tests set it). */
+#define PMD_KNOB	"/proc/sys/vm/cow_pte_pmd"
 
 /*
  * A region of @size bytes aligned to @align, mapped with @flags besides
@@ -283,9 +287,11 @@ static inline long others_anon(void)
 /*
  * What a test must leave as it found it, checked once its children are gone
  * and its region is unmapped:
- *  - every reference to a shared table that fork handed out was given back,
- *    by a copy or a drop (cow_pte_shared == cow_pte_copied + cow_pte_dropped,
- *    counted since the baseline); exact, whatever else the system does;
+ *  - every reference to a shared table that fork (or the break of a shared
+ *    PMD table) handed out was given back, by a copy or a drop, at each
+ *    level (cow_pte_shared == cow_pte_copied + cow_pte_dropped, the same
+ *    for cow_pmd_*, counted since the baseline); exact, whatever else the
+ *    system does;
  *  - with COW PTE, tables really were shared, so the test exercised sharing
  *    and not the stock path; without it, nothing was shared;
  *  - page tables and anonymous memory did not grow. Only growth is a leak;
@@ -298,6 +304,7 @@ static inline long others_anon(void)
  */
 struct baseline {
 	long shared, copied, dropped;
+	long pmd_shared, pmd_copied, pmd_dropped;
 	long page_tables;
 	long anon, others_anon;
 };
@@ -307,6 +314,9 @@ static inline void baseline_take(struct baseline *b)
 	b->shared = vmstat_read("cow_pte_shared");
 	b->copied = vmstat_read("cow_pte_copied");
 	b->dropped = vmstat_read("cow_pte_dropped");
+	b->pmd_shared = vmstat_read("cow_pmd_shared");
+	b->pmd_copied = vmstat_read("cow_pmd_copied");
+	b->pmd_dropped = vmstat_read("cow_pmd_dropped");
 	b->page_tables = meminfo_read("PageTables");
 	b->others_anon = others_anon();
 	b->anon = meminfo_read("AnonPages");
@@ -321,26 +331,44 @@ static inline long anon_growth(const struct baseline *b, long *others)
 	return *others > 0 ? grown - *others : grown;
 }
 
-/* For a kselftest teardown: @min_shared tables or more shared (0: none). */
-#define EXPECT_BASELINE(b, min_shared, anon_kb) do {			\
-	const struct baseline *__b = (b);				\
-	long __shared = vmstat_read("cow_pte_shared") - __b->shared;	\
-	long __ended = vmstat_read("cow_pte_copied") - __b->copied +	\
-		       vmstat_read("cow_pte_dropped") - __b->dropped;	\
-	long __min = (min_shared), __others;				\
+/* One level's shares since the baseline: @min or more (0: none; -1: any). */
+#define EXPECT_SHARES(min, shared, ended) do {				\
+	long __m = (min), __s = (shared);				\
 									\
-	if (__min) {							\
-		EXPECT_LE(__min, __shared);				\
-	} else {							\
-		EXPECT_EQ(0, __shared);					\
+	if (__m > 0) {							\
+		EXPECT_LE(__m, __s);					\
+	} else if (__m == 0) {						\
+		EXPECT_EQ(0, __s);					\
 	}								\
-	EXPECT_EQ(__shared, __ended);					\
+	EXPECT_EQ(__s, (ended));					\
+} while (0)
+
+/*
+ * For a kselftest teardown: @min_pte PTE tables or more shared, and
+ * @min_pmd PMD tables (each 0: none, -1: any number).
+ */
+#define EXPECT_BASELINE_PMD(b, min_pte, min_pmd, anon_kb) do {		\
+	const struct baseline *__b = (b);				\
+	long __others;							\
+									\
+	EXPECT_SHARES(min_pte,						\
+		      vmstat_read("cow_pte_shared") - __b->shared,	\
+		      vmstat_read("cow_pte_copied") - __b->copied +	\
+		      vmstat_read("cow_pte_dropped") - __b->dropped);	\
+	EXPECT_SHARES(min_pmd,						\
+		      vmstat_read("cow_pmd_shared") - __b->pmd_shared,	\
+		      vmstat_read("cow_pmd_copied") - __b->pmd_copied +	\
+		      vmstat_read("cow_pmd_dropped") - __b->pmd_dropped); \
 	EXPECT_GE(64, meminfo_read("PageTables") - __b->page_tables);	\
 	EXPECT_GE(anon_kb, anon_growth(__b, &__others)) {		\
 		TH_LOG("other processes' RssAnon changed by %ld kB",	\
 		       __others);					\
 	}								\
 } while (0)
+
+/* The same, for a test whose regions are too small for a PMD table. */
+#define EXPECT_BASELINE(b, min_shared, anon_kb)				\
+	EXPECT_BASELINE_PMD(b, min_shared, 0, anon_kb)
 
 /*
  * A memory cgroup for a process to be charged in; with @max, limited to

@@ -79,11 +79,24 @@ FIXTURE(paths) {
 	struct baseline base;
 	/* The test's fork must share no table, even with COW PTE. */
 	bool shares_none;
+	/* The mapping that holds the region, and vm.cow_pte_pmd before. */
+	char *map;
+	size_t map_len;
+	long pmd_knob;
 };
 
+/*
+ * With @pmd, the region is the start of a GiB that one VMA covers, and
+ * fork shares its PMD table (vm.cow_pte_pmd=1) instead of its PTE tables;
+ * the path then meets a shared PUD entry first. With @thp, the region is
+ * mapped by THPs (where the kernel gives them), which the PMD table maps
+ * directly.
+ */
 FIXTURE_VARIANT(paths) {
 	bool cow_pte;
 	bool child_acts;
+	bool pmd;
+	bool thp;
 };
 
 FIXTURE_VARIANT_ADD(paths, stock_parent) {
@@ -102,30 +115,71 @@ FIXTURE_VARIANT_ADD(paths, cow_pte_child) {
 	.cow_pte = true, .child_acts = true,
 };
 
+FIXTURE_VARIANT_ADD(paths, cow_pmd_parent) {
+	.cow_pte = true, .child_acts = false, .pmd = true,
+};
+
+FIXTURE_VARIANT_ADD(paths, cow_pmd_child) {
+	.cow_pte = true, .child_acts = true, .pmd = true,
+};
+
+FIXTURE_VARIANT_ADD(paths, cow_pmd_thp_parent) {
+	.cow_pte = true, .child_acts = false, .pmd = true, .thp = true,
+};
+
+FIXTURE_VARIANT_ADD(paths, cow_pmd_thp_child) {
+	.cow_pte = true, .child_acts = true, .pmd = true, .thp = true,
+};
+
 FIXTURE_SETUP(paths)
 {
+	self->pmd_knob = -1;
 	if (stock_variant_skipped(variant->cow_pte))
 		SKIP(return, "stock fork reference (COWPTE_SKIP_STOCK)");
+	if (variant->pmd && getenv("COWPTE_SKIP_PMD"))
+		SKIP(return, "PMD-level variants elsewhere (COWPTE_SKIP_PMD)");
 	if (variant->cow_pte && cow_pte_enable())
 		SKIP(return, "COW PTE not available: %s", strerror(errno));
+	if (variant->pmd) {
+		self->pmd_knob = knob_read(PMD_KNOB);
+		if (self->pmd_knob < 0)
+			SKIP(return, "no " PMD_KNOB);
+		ASSERT_EQ(0, knob_write(PMD_KNOB, "1"));
+	}
 	baseline_take(&self->base);
-	self->mem = region_alloc(REGION_SZ);
-	ASSERT_NE(NULL, self->mem);
+	self->map_len = variant->pmd ? GIB : REGION_SZ;
+	self->map = region_map(self->map_len, variant->pmd ? GIB : TABLE_SZ,
+			       variant->pmd ? MAP_NORESERVE : 0, variant->thp);
+	ASSERT_NE(NULL, self->map);
+	self->mem = self->map;
 	stamp_range(self->mem, self->mem, REGION_SZ, 1);
 }
 
 /* Nothing leaked, and with COW PTE the tables really were shared. */
 FIXTURE_TEARDOWN(paths)
 {
+	bool shared = variant->cow_pte && !self->shares_none;
+	char val[24];
+
+	if (self->pmd_knob >= 0) {
+		snprintf(val, sizeof(val), "%ld", self->pmd_knob);
+		knob_write(PMD_KNOB, val);
+	}
 	if (!self->mem)
 		return;
+	/* Where the test left the region, and what is left of the GiB. */
 	munmap(self->mem, REGION_SZ);
+	munmap(self->map, self->map_len);
 	/* A test that skipped before forking shared nothing. */
 	if (_metadata->exit_code == KSFT_SKIP)
 		return;
-	EXPECT_BASELINE(&self->base,
-			variant->cow_pte && !self->shares_none ? NR_TABLES : 0,
-			2048);
+	/*
+	 * A shared PMD table leaves PTE tables shared where a break made
+	 * them so, however many.
+	 */
+	EXPECT_BASELINE_PMD(&self->base,
+			    !shared ? 0 : variant->pmd ? -1 : NR_TABLES,
+			    shared && variant->pmd ? 1 : 0, 2048);
 }
 
 /* The actor: act, then make the region its own with generation @gen. */

@@ -81,6 +81,37 @@ HOOKS = [
      "soundness/oom_score_counts_unowned"),
     (26, "hwpoison_retry", "mm/memory-failure.c", "cow_pte_unshare_folio", 0,
      "soundness/hwpoison_unmaps_every_sharer"),
+    # The PUD-level hooks of shared PMD tables, driven by the cow_pmd_*
+    # variants of the same tests.
+    (27, "pmd_gup_slow", "mm/gup.c", "cow_pmd_pud_shared", 0,
+     "process_vm_readv ptrace_pokedata gup_pin_read_only gup_pin_read_write "
+     "odirect_read_write io_uring_fixed_buffers"),
+    (28, "pmd_gup_fast", "mm/gup.c", "cow_pmd_pud_shared", 1,
+     "vmsplice_then_unmap gup_pin_read_only gup_pin_read_write "
+     "io_uring_fixed_buffers odirect_read_write"),
+    (29, "pmd_numa_hinting", "mm/mprotect.c", "cow_pmd_pud_shared", 0,
+     "numa_balancing_scan"),
+    (30, "pmd_rmap_walk", "mm/page_vma_mapped.c", "cow_pmd_unshare", 0,
+     "memcg_reclaim swap_entries_shared migrate_move_pages_all "
+     "migrate_mbind_all migrate_compaction ksm_merge_unmerge "
+     "ksm_prctl_memory_merge memory_failure"),
+    (31, "pmd_page_walk", "mm/pagewalk.c", "cow_pmd_unshare", 0,
+     "madv_pageout madv_cold clear_refs_soft_dirty clear_refs_referenced "
+     "migrate_move_pages migrate_mbind pagemap_scan_written mlock_mincore "
+     "pagemap_exclusive smaps_pss numa_maps_mapmax device_mirror_write"),
+    (32, "pmd_find_pmd", "mm/rmap.c", "cow_pmd_pud_shared", 0,
+     "ksm_merge_unmerge khugepaged_daemon"),
+    (33, "pmd_swapoff", "mm/swapfile.c", "cow_pmd_unshare", 0, "swapoff"),
+    (34, "pmd_unshare_range", "mm/cow_pte.c", "cow_pmd_unshare_range", 0,
+     "mprotect_read_only mprotect_none pkey_mprotect mremap_whole_tables "
+     "mremap_part mremap_grow mremap_shrink mremap_dontunmap madv_free "
+     "madv_collapse userfaultfd_register_wp_zeropage userfaultfd_move "
+     "mlock_onfault_unmap"),
+    (36, "pmd_rmap_split", "mm/rmap.c", "cow_pmd_unshare_rmap", 0,
+     "memory_failure"),
+    (35, "pmd_vma_split", "include/linux/cow_pte.h", "cow_pmd_unshare_range",
+     1, "vma_split_unmap mprotect_part madv_dontfork "
+     "madv_wipeonfork_keeponfork mlock_mincore"),
 ]
 
 

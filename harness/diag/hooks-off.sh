@@ -77,8 +77,8 @@ summary() {	# $1: run name
 	local log=$runs/hooksoff-$1/share/t.log
 	echo "$1 (cow_pte_off=$(cat "$runs/hooksoff-$1.mask" 2>/dev/null)):" \
 	     "$(sed -n 's/^# Totals: //p' "$log" 2>/dev/null | paste -sd ';' || true)"
-	sed -nE 's/^ok [0-9]+ (paths|sound|race)\.cow_pte_?([a-z]*)\.([a-z_0-9]+)$/    passed: \3 (\2)/p;
-		 s/^not ok [0-9]+ (paths|sound|race)\.cow_pte_?([a-z]*)\.([a-z_0-9]+)$/    FAILED: \3 (\2)/p;
+	sed -nE 's/^ok [0-9]+ (paths|sound|race)\.cow_(pte|pmd)_?([a-z_]*)\.([a-z_0-9]+)$/    passed: \4 (\2 \3)/p;
+		 s/^not ok [0-9]+ (paths|sound|race)\.cow_(pte|pmd)_?([a-z_]*)\.([a-z_0-9]+)$/    FAILED: \4 (\2 \3)/p;
 		 s/^# ([a-z_0-9]+: Test terminated by timeout)/    (\1)/p' "$log" 2>/dev/null
 	[ -s "$log" ] || echo "    no results"
 	grep -hE 'error:|Bad rss|Bad page|BUG:|WARNING:|non-zero pgtables' "$runs/hooksoff-$1.out" |

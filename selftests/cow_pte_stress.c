@@ -26,7 +26,11 @@
  *
  * Three results: the stress, the stress again with page allocation and slab
  * failures injected into its own tasks (clean errors, SIGBUS and OOM kills
- * are allowed; a model mismatch is not), and the leak check.
+ * are allowed; a model mismatch is not), and the leak check. Where the
+ * kernel can share PMD tables (vm.cow_pte_pmd, set for the run), each of
+ * the three runs again with each slice at the start of a GiB of its own,
+ * which one VMA covers, so that forks share its PMD table and operations
+ * meet it first. Each phase runs in a process of its own (see apart()).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -81,6 +85,7 @@ struct worker {
 	int pipe[2];			/* vmsplice pipe, -1 when closed */
 	struct spliced spliced[MAX_SPLICED];
 	int nspliced;
+	bool forked;			/* this process has forked */
 };
 
 /* Shared by the whole tree (MAP_SHARED). */
@@ -95,6 +100,8 @@ struct shared {
 
 static struct shared *sh;
 static char *region;
+static size_t region_len;
+static bool pmd_layout;		/* each slice starts a GiB of its own */
 static int nthreads;
 static uint64_t seed;
 static struct timespec deadline;
@@ -125,6 +132,12 @@ static bool past_deadline(void)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return now.tv_sec > deadline.tv_sec ||
 	       (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec);
+}
+
+/* Where thread @t's slice starts. */
+static char *slice_base(int t)
+{
+	return region + t * (pmd_layout ? GIB : SLICE_PAGES * PAGE_SZ);
 }
 
 static char *page_addr(struct worker *w, unsigned long i)
@@ -607,6 +620,40 @@ static bool reap_kids(struct worker *w, bool all)
 	return !atomic_load(&sh->failed);
 }
 
+/*
+ * Over a shared PMD table, most operations leave VMA boundaries inside
+ * the GiB, after which fork shares PTE tables only. Before a fork, undo
+ * what can be undone without losing data: map the holes afresh, make the
+ * slice readable and writable, unlocked, dumpable, unmergeable and with
+ * the region's THP advice, so that its VMAs merge back into the GiB's
+ * (those mremap() moved stay apart).
+ */
+static void heal(struct worker *w)
+{
+	unsigned long i = 0, j;
+
+	while (i < SLICE_PAGES) {
+		for (j = i; j < SLICE_PAGES && !(w->st[j] & P_MAPPED); j++)
+			;
+		if (j > i)
+			op_map(w, i, j - i);
+		i = j + 1;
+	}
+	if (!all_mapped(w, 0, SLICE_PAGES))
+		return;
+	if (mprotect(w->base, SLICE_PAGES * PAGE_SZ, PROT_READ | PROT_WRITE)) {
+		resync_prot(w, 0, SLICE_PAGES);
+		return;
+	}
+	for (j = 0; j < SLICE_PAGES; j++)
+		w->st[j] |= P_READ | P_WRITE;
+	munlock(w->base, SLICE_PAGES * PAGE_SZ);
+	madvise(w->base, SLICE_PAGES * PAGE_SZ, MADV_DODUMP);
+	madvise(w->base, SLICE_PAGES * PAGE_SZ, MADV_UNMERGEABLE);
+	madvise(w->base, SLICE_PAGES * PAGE_SZ,
+		injecting ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
+}
+
 static void op_fork(struct worker *w)
 {
 	bool stock, snapshot;
@@ -615,6 +662,8 @@ static void op_fork(struct worker *w)
 
 	if (w->depth >= MAX_DEPTH || w->nkids == MAX_KIDS)
 		return;
+	if (pmd_layout)
+		heal(w);
 	if (atomic_fetch_add(&sh->procs, 1) >= MAX_PROCS) {
 		atomic_fetch_sub(&sh->procs, 1);
 		return;
@@ -661,14 +710,14 @@ static void op_fork(struct worker *w)
 		w->pipe[1] = -1;
 	}
 	w->nspliced = 0;
+	w->forked = false;
 	if (!check(w, 0, SLICE_PAGES))
 		_exit(1);
 	/* Other threads' slices: drop them half the time (zap of shared tables). */
 	if (pick(w, 2))
 		for (int t = 0; t < nthreads; t++)
-			if (region + t * SLICE_PAGES * PAGE_SZ != w->base)
-				munmap(region + t * SLICE_PAGES * PAGE_SZ,
-				       SLICE_PAGES * PAGE_SZ);
+			if (slice_base(t) != w->base)
+				munmap(slice_base(t), SLICE_PAGES * PAGE_SZ);
 	run_worker(w, 50 + pick(w, 400));
 	_exit(atomic_load(&sh->failed) ? 1 : 0);
 }
@@ -676,6 +725,17 @@ static void op_fork(struct worker *w)
 static void step(struct worker *w)
 {
 	unsigned long i, n, r = pick(w, 100);
+
+	/*
+	 * Over a shared PMD table, each process forks first, while its GiB
+	 * is likely still whole, so that what follows meets a shared table.
+	 */
+	if (pmd_layout && !w->forked) {
+		w->forked = true;
+		w->op = "fork";
+		op_fork(w);
+		return;
+	}
 
 	/* Range sizes: a page, a few, a table, up to the whole slice. */
 	switch (pick(w, 4)) {
@@ -934,19 +994,33 @@ static void reap_orphans(void)
 }
 
 #define STRESS_MSG \
-	"%s: %ld ops, %ld forks, %ld tables shared, %ld ENOMEM/EAGAIN, %ld children killed by OOM/SIGBUS\n"
+	"%s%s: %ld ops, %ld forks, %ld tables shared (%ld PMD tables), %ld ENOMEM/EAGAIN, %ld children killed by OOM/SIGBUS\n"
 
-/* The random tree for @secs seconds; true when no mismatch was seen. */
-static bool stress(unsigned int secs, bool inject)
+/*
+ * The random tree for @secs seconds; true when no mismatch was seen. With
+ * @pmd, over a GiB whose PMD table forks share.
+ */
+static bool stress(unsigned int secs, bool inject, bool pmd)
 {
 	struct worker *w;
 	pthread_t tid[MAX_THREADS];
 	long shared0 = vmstat_read("cow_pte_shared");
+	long pmd0 = vmstat_read("cow_pmd_shared");
 
+	/* An injected failure may have left the mode off in this process. */
+	if (cow_pte_enable())
+		ksft_exit_fail_msg("PR_SET_COW_PTE: %s\n", strerror(errno));
 	injecting = inject;
 	memset(sh, 0, sizeof(*sh));
 	atomic_store(&sh->procs, 1);
-	region = region_alloc(nthreads * SLICE_PAGES * PAGE_SZ);
+	pmd_layout = pmd;
+	region_len = nthreads * (pmd ? GIB : SLICE_PAGES * PAGE_SZ);
+	/*
+	 * THP is off or on for the whole region (a madvise() of a slice would
+	 * split its VMA): on for the plain run, off with failures injected.
+	 */
+	region = pmd ? region_map(region_len, GIB, MAP_NORESERVE, !inject) :
+		       region_alloc(region_len);
 	if (!region)
 		ksft_exit_fail_msg("region: %s\n", strerror(errno));
 	/* region_alloc turns THP off; let half the slices have it. */
@@ -956,13 +1030,13 @@ static bool stress(unsigned int secs, bool inject)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += secs;
 	for (int t = 0; t < nthreads; t++) {
-		w[t].base = region + t * SLICE_PAGES * PAGE_SZ;
+		w[t].base = slice_base(t);
 		w[t].rng = seed ^ (0x7468726561640000ULL + t + (inject ? 0x100 : 0));
 		w[t].pipe[0] = -1;
 		w[t].pipe[1] = -1;
 		snprintf(w[t].who, sizeof(w[t].who), "%s.t%d",
 			 inject ? "inject" : "root", t);
-		if (t & 1)
+		if ((t & 1) && !pmd)
 			madvise(w[t].base, SLICE_PAGES * PAGE_SZ, MADV_HUGEPAGE);
 		memset(w[t].st, P_MAPPED | P_READ | P_WRITE, SLICE_PAGES);
 		op_write(&w[t], 0, SLICE_PAGES);
@@ -977,19 +1051,25 @@ static bool stress(unsigned int secs, bool inject)
 		write_file("/proc/self/make-it-fail", "0");
 	ksft_print_msg(STRESS_MSG,
 		       inject ? "with failures injected" : "stress",
+		       pmd ? " (PMD tables)" : "",
 		       atomic_load(&sh->ops), atomic_load(&sh->forks),
 		       vmstat_read("cow_pte_shared") - shared0,
+		       vmstat_read("cow_pmd_shared") - pmd0,
 		       atomic_load(&sh->enomem), atomic_load(&sh->oom_kills));
 	for (int t = 0; t < nthreads; t++)
 		if (w[t].pipe[0] >= 0) {
 			close(w[t].pipe[0]);
 			close(w[t].pipe[1]);
 		}
-	munmap(region, nthreads * SLICE_PAGES * PAGE_SZ);
+	munmap(region, region_len);
 	free(w);
 	/* No sharing means the run tested the stock fork only. */
 	if (!inject && vmstat_read("cow_pte_shared") == shared0) {
 		ksft_print_msg("no table was shared\n");
+		return false;
+	}
+	if (!inject && pmd && vmstat_read("cow_pmd_shared") == pmd0) {
+		ksft_print_msg("no PMD table was shared\n");
 		return false;
 	}
 	return !atomic_load(&sh->failed);
@@ -1019,24 +1099,30 @@ static long unheld_kb(void)
 }
 
 #define LEAK_MSG \
-	"leak check: %lu cycles, %ld tables shared, %ld given back; PageTables %+ld kB, AnonPages %+ld kB, free memory %+ld kB over the last %lu cycles\n"
+	"leak check%s: %lu cycles, %ld tables shared, %ld given back, %ld PMD tables shared, %ld given back; PageTables %+ld kB, AnonPages %+ld kB, free memory %+ld kB over the last %lu cycles\n"
 
 /*
  * @cycles fork+exit cycles of a process with shared tables leave page
  * tables, anonymous memory, free memory and the COW PTE counters where
  * they were.
  */
-static bool leak_check(unsigned long cycles)
+static bool leak_check(unsigned long cycles, bool pmd)
 {
 	size_t len = 16 * TABLE_SZ;
 	unsigned long warmup = cycles / 10;
 	struct baseline b;
-	long shared, ended, pt, anon, others, unheld0 = 0, unheld;
+	long shared, ended, pmd_shared, pmd_ended;
+	long pt, anon, others, unheld0 = 0, unheld;
+	bool tables_ok;
 	char *mem;
 	int code;
 
+	if (cow_pte_enable())
+		return false;
 	baseline_take(&b);
-	mem = region_alloc(len);
+	/* With @pmd, the 16 tables are the start of a GiB forks share whole. */
+	mem = pmd ? region_map(GIB, GIB, MAP_NORESERVE, false) :
+		    region_alloc(len);
 	if (!mem)
 		return false;
 	memset(mem, 1, len);
@@ -1065,22 +1151,55 @@ static bool leak_check(unsigned long cycles)
 	}
 	/* Taken with the region still mapped, as at the end of the warm-up. */
 	unheld = unheld_kb() - unheld0;
-	munmap(mem, len);
+	munmap(mem, pmd ? GIB : len);
 	shared = vmstat_read("cow_pte_shared") - b.shared;
 	ended = vmstat_read("cow_pte_copied") - b.copied +
 		vmstat_read("cow_pte_dropped") - b.dropped;
+	pmd_shared = vmstat_read("cow_pmd_shared") - b.pmd_shared;
+	pmd_ended = vmstat_read("cow_pmd_copied") - b.pmd_copied +
+		    vmstat_read("cow_pmd_dropped") - b.pmd_dropped;
 	pt = meminfo_read("PageTables") - b.page_tables;
 	anon = anon_growth(&b, &others);
-	ksft_print_msg(LEAK_MSG,
-		       cycles, shared, ended, pt, anon, unheld, cycles - warmup);
+	ksft_print_msg(LEAK_MSG, pmd ? " (PMD tables)" : "", cycles, shared,
+		       ended, pmd_shared, pmd_ended, pt, anon, unheld,
+		       cycles - warmup);
 	/*
-	 * Each cycle shares 16 tables. The counters must match exactly; page
+	 * Each cycle shares 16 tables, or one PMD table (whose break shares
+	 * the 16 at the PTE level). The counters must match exactly; page
 	 * tables and anonymous memory come back to within what the runner
 	 * keeps; free memory to within 4 MiB, which a leak of a page every
 	 * cycle exceeds from 1,100 cycles on (400 MB over 100,000).
 	 */
-	return shared >= (long)cycles * 16 && shared == ended && pt <= 64 &&
-	       anon <= 256 && unheld > -4096;
+	tables_ok = pmd ? pmd_shared >= (long)cycles : shared >= (long)cycles * 16;
+	return tables_ok && shared == ended && pmd_shared == pmd_ended &&
+	       pt <= 64 && anon <= 256 && unheld > -4096;
+}
+
+enum phase { STRESS, INJECTED, LEAK };
+
+/*
+ * Each phase runs in a process of its own, forked from this one. The
+ * stress leaves the process that runs it marked as having pinned pages
+ * (cow_pte_skip_pinned then counts its forks), and fork never shares such
+ * a process's tables again: a later phase in the same process would test
+ * the stock fork only. A child starts without that mark.
+ */
+static bool apart(enum phase phase, unsigned int secs, unsigned long cycles,
+		  bool pmd)
+{
+	pid_t pid = fork();
+	bool ok;
+
+	if (pid < 0)
+		return false;
+	if (pid)
+		return reap(pid) == 0;
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	if (phase == LEAK)
+		ok = leak_check(cycles, pmd);
+	else
+		ok = stress(secs, phase == INJECTED, pmd);
+	_exit(ok ? 0 : 1);
 }
 
 #define KSM_RUN "/sys/kernel/mm/ksm/run"
@@ -1101,6 +1220,7 @@ static char read_file_char(const char *path)
 int main(void)
 {
 	bool ksm_was_off;
+	long pmd_knob;
 	unsigned int secs = env_ul("COWPTE_STRESS_SECONDS", 10);
 	unsigned long cycles = env_ul("COWPTE_LEAK_CYCLES", 2000);
 
@@ -1111,7 +1231,8 @@ int main(void)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	ksft_print_header();
-	ksft_set_plan(3);
+	pmd_knob = knob_read(PMD_KNOB);
+	ksft_set_plan(pmd_knob < 0 ? 3 : 6);
 	if (nthreads < 1 || nthreads > MAX_THREADS)
 		ksft_exit_fail_msg("COWPTE_STRESS_THREADS must be 1..%d\n", MAX_THREADS);
 	if (cow_pte_enable())
@@ -1127,16 +1248,33 @@ int main(void)
 	/* Let ksmd merge the twins MADV_MERGEABLE marks; restored below. */
 	ksm_was_off = read_file_char(KSM_RUN) == '0' && !write_file(KSM_RUN, "1");
 
-	ksft_test_result(stress(secs, false), "stress\n");
-	if (!arm_injection(true)) {
-		ksft_test_result_skip("stress with failures injected (no fail_page_alloc)\n");
-	} else {
-		bool ok = stress(secs / 2 + 1, true);
+	for (int pmd = 0; pmd <= (pmd_knob >= 0); pmd++) {
+		const char *what = pmd ? " (PMD tables)" : "";
 
-		arm_injection(false);
-		ksft_test_result(ok, "stress with failures injected\n");
+		if (pmd && write_file(PMD_KNOB, "1"))
+			ksft_exit_fail_msg("cannot set %s\n", PMD_KNOB);
+		ksft_test_result(apart(STRESS, pmd ? secs / 2 + 1 : secs, 0, pmd),
+				 "stress%s\n", what);
+		if (!arm_injection(true)) {
+			ksft_test_result_skip("stress with failures injected%s%s\n",
+					      what, " (no fail_page_alloc)");
+		} else {
+			bool ok = apart(INJECTED, secs / 2 + 1, 0, pmd);
+
+			arm_injection(false);
+			ksft_test_result(ok, "stress with failures injected%s\n",
+					 what);
+		}
+		ksft_test_result(apart(LEAK, 0, pmd ? cycles / 4 + 1 : cycles,
+				       pmd),
+				 "leak check%s\n", what);
 	}
-	ksft_test_result(leak_check(cycles), "leak check\n");
+	if (pmd_knob >= 0) {
+		char val[24];
+
+		snprintf(val, sizeof(val), "%ld", pmd_knob);
+		write_file(PMD_KNOB, val);
+	}
 	remove_zram();
 	if (ksm_was_off)
 		write_file(KSM_RUN, "0");

@@ -84,7 +84,7 @@ HOOKS = [
     # The PUD-level hooks of shared PMD tables, driven by the cow_pmd_*
     # variants of the same tests.
     (27, "pmd_gup_slow", "mm/gup.c", "cow_pmd_pud_shared", 0,
-     "process_vm_readv ptrace_pokedata gup_pin_read_only gup_pin_read_write "
+     "ptrace_pokedata gup_pin_read_only gup_pin_read_write "
      "odirect_read_write io_uring_fixed_buffers"),
     (28, "pmd_gup_fast", "mm/gup.c", "cow_pmd_pud_shared", 1,
      "vmsplice_then_unmap gup_pin_read_only gup_pin_read_write "

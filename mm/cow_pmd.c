@@ -266,7 +266,7 @@ static void copy_huge_entry(struct vm_area_struct *vma, unsigned long addr,
 				 folio_maybe_dma_pinned(folio)))
 			ClearPageAnonExclusive(page);
 		folio_get(folio);
-		/* Cannot fail for a page that is not exclusive. */
+		/* Cannot fail now: the page is not exclusive, or not pinned. */
 		WARN_ON_ONCE(folio_try_dup_anon_rmap_pmd(folio, page, vma));
 		pmdp_set_wrprotect(mm, addr, src);
 		pmd = pmd_clear_uffd_wp(pmd_mkold(pmd_wrprotect(pmd)));

@@ -8,7 +8,8 @@
  * cow_pte_paths_reclaim (KSM, swap, memory cgroups, OOM, khugepaged, page
  * allocation failures).
  *
- * Each test runs four times: stock fork and COW PTE, with the operation done
+ * Each test runs eight times: stock fork, COW PTE (shared PTE tables), and
+ * shared PMD tables over 4 KiB pages and over THPs, with the operation done
  * by the parent and, separately, by the child. The side that acts checks
  * what it sees afterwards; the other side must still see its own data, and
  * each side's later writes must stay its own. The stock runs show what the

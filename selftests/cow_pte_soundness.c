@@ -407,23 +407,6 @@ TEST_F_TIMEOUT(race, migration_read_exclusive, 300)
 
 /* --- swapoff copies only the tables that hold its entries ------------ */
 
-/* The swap area in use, into @dev; false when there is none. */
-static bool swap_device(char *dev, size_t size)
-{
-	FILE *f = fopen("/proc/swaps", "r");
-	char line[256], fmt[16];
-
-	if (!f)
-		return false;
-	dev[0] = 0;
-	snprintf(fmt, sizeof(fmt), "%%%zus", size - 1);
-	while (fgets(line, sizeof(line), f))
-		if (line[0] == '/')
-			sscanf(line, fmt, dev);
-	fclose(f);
-	return dev[0];
-}
-
 /*
  * A fork server's children share its tables; swapoff visits every one of
  * them in every process. Only a table that holds swap entries needs a

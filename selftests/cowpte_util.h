@@ -512,6 +512,23 @@ static inline int cow_pte_enable(void)
 	return prctl(PR_SET_COW_PTE, PR_COW_PTE_ON, 0, 0, 0);
 }
 
+/* The swap area in use, into @dev; false when there is none. */
+static inline bool swap_device(char *dev, size_t size)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256], fmt[16];
+
+	if (!f)
+		return false;
+	dev[0] = 0;
+	snprintf(fmt, sizeof(fmt), "%%%zus", size - 1);
+	while (fgets(line, sizeof(line), f))
+		if (line[0] == '/')
+			sscanf(line, fmt, dev);
+	fclose(f);
+	return dev[0];
+}
+
 /*
  * The stock-fork variants check the tests themselves against plain fork.
  * On the debug kernel, whose job is to catch COW PTE bugs, make check

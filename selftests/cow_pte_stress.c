@@ -507,6 +507,16 @@ static void child_ended(const char *who, pid_t pid, int code)
 		atomic_fetch_add(&sh->oom_kills, 1);
 		return;
 	}
+	/*
+	 * reap() gives -1 when waitpid() itself failed, which a failure
+	 * injected into this task may cause as into any system call (seen
+	 * once, in make check on 2026-12-08); the child, if still there, is
+	 * reaped at the end.
+	 */
+	if (injecting && code == -1) {
+		atomic_fetch_add(&sh->enomem, 1);
+		return;
+	}
 	/* Once the tree stops, every process below says so: show the first. */
 	if (!atomic_load(&sh->failed))
 		ksft_print_msg("%s: child %d ended with %d\n", who, pid, code);
